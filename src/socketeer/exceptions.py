@@ -1,0 +1,72 @@
+"""The exceptions socketeer raises, one tree::
+
+    SocketeerError
+    ├── ProtocolError
+    │   ├── LocalProtocolError     our API was misused (e.g. emitting a reserved event)
+    │   └── RemoteProtocolError    the peer sent something the protocol forbids
+    ├── ConnectionRefusedByServer  the server answered a connection attempt with an error
+    ├── Disconnected               the operation needs a connection that is gone
+    ├── AckTimeout                 no acknowledgement in time (also a ``TimeoutError``)
+    └── AdapterError               a cluster adapter could not complete a request
+
+The sans-I/O cores never raise because of what a peer sent: they close the session with
+a reason. ``RemoteProtocolError`` is raised by the pure decoding helpers and caught by the
+cores at their entry points.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SocketeerError(Exception):
+    """Root of every exception socketeer raises on purpose."""
+
+
+class ProtocolError(SocketeerError):
+    """A protocol rule was broken, by us or by the peer."""
+
+
+class LocalProtocolError(ProtocolError):
+    """The API was used in a way the protocol does not allow."""
+
+
+class RemoteProtocolError(ProtocolError):
+    """The peer sent data that the protocol does not allow."""
+
+
+class ConnectionRefusedByServer(SocketeerError):
+    """A connection attempt was refused; ``data`` holds what the server sent."""
+
+    def __init__(self, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data = data
+
+
+class Disconnected(SocketeerError):
+    """The connection is closed; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class AckTimeout(SocketeerError, TimeoutError):
+    """No acknowledgement arrived in time."""
+
+
+class AdapterError(SocketeerError):
+    """A cluster adapter request failed or timed out."""
+
+
+__all__ = [
+    "AckTimeout",
+    "AdapterError",
+    "ConnectionRefusedByServer",
+    "Disconnected",
+    "LocalProtocolError",
+    "ProtocolError",
+    "RemoteProtocolError",
+    "SocketeerError",
+]
