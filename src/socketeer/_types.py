@@ -14,7 +14,7 @@ Room = str
 """A room name. A socket id is also a room (the socket's own)."""
 
 Data: TypeAlias = (
-    "None | bool | int | float | str | bytes | list[Data] | tuple[Data, ...] | dict[str, Data]"
+    "bool | int | float | str | bytes | list[Data] | tuple[Data, ...] | dict[str, Data] | None"
 )
 """A JSON value in which ``bytes`` may appear anywhere (sent as binary attachments)."""
 

@@ -53,7 +53,22 @@ class Disconnected(SocketeerError):
 
 
 class AckTimeout(SocketeerError, TimeoutError):
-    """No acknowledgement arrived in time."""
+    """No acknowledgement arrived in time.
+
+    For a broadcast, ``responses`` holds the answers that did arrive and ``missing`` the
+    ids of the sockets that did not answer.
+    """
+
+    def __init__(
+        self,
+        message: str = "operation has timed out",
+        *,
+        responses: list[Any] | None = None,
+        missing: set[str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.responses: list[Any] = responses if responses is not None else []
+        self.missing: set[str] = missing if missing is not None else set()
 
 
 class AdapterError(SocketeerError):

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import inspect
 import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from .. import engineio as eio
+from .._emitter import Emitter, spawn
 from .._types import SessionId
 from .http import (
     BodyTooLarge,
@@ -38,7 +37,6 @@ from .http import (
 
 logger = logging.getLogger("socketeer.engine")
 
-Handler = Callable[..., Any]
 HeadersHook = Callable[[dict[str, str], HTTPRequest], None]
 AllowRequest = Callable[[HTTPRequest], bool | str | Awaitable[bool | str]]
 
@@ -81,66 +79,6 @@ class EngineConnectionError:
 def default_id() -> str:
     """A 20-character URL-safe random id, like the JS server's base64id."""
     return base64.urlsafe_b64encode(os.urandom(15)).decode("ascii")
-
-
-class Emitter:
-    """A tiny event emitter: handlers may be plain functions or coroutine functions."""
-
-    __slots__ = ("_handlers",)
-
-    def __init__(self) -> None:
-        self._handlers: dict[str, list[Handler]] = {}
-
-    def on(self, event: str, handler: Handler | None = None) -> Any:
-        """Register ``handler`` for ``event``; without a handler, work as a decorator."""
-        if handler is None:
-
-            def decorator(func: Handler) -> Handler:
-                self._handlers.setdefault(event, []).append(func)
-                return func
-
-            return decorator
-        self._handlers.setdefault(event, []).append(handler)
-        return handler
-
-    def off(self, event: str, handler: Handler | None = None) -> None:
-        """Remove one handler, or every handler of ``event``."""
-        if handler is None:
-            self._handlers.pop(event, None)
-        elif handler in self._handlers.get(event, ()):
-            self._handlers[event].remove(handler)
-
-    def _emit(self, event: str, *args: Any) -> list[Awaitable[Any]]:
-        """Call the handlers; return the awaitables that async handlers produced."""
-        pending: list[Awaitable[Any]] = []
-        for handler in tuple(self._handlers.get(event, ())):
-            try:
-                result = handler(*args)
-            except Exception:  # a user handler failed; the server must go on
-                logger.exception("error in %r handler", event)
-                continue
-            if inspect.isawaitable(result):
-                pending.append(result)
-        return pending
-
-    def _emit_background(self, event: str, *args: Any) -> None:
-        for awaitable in self._emit(event, *args):
-            _spawn(awaitable, event)
-
-
-_background: set[asyncio.Task[Any]] = set()
-
-
-def _spawn(awaitable: Awaitable[Any], what: str) -> None:
-    async def run() -> None:
-        try:
-            await awaitable
-        except Exception:  # a user handler failed; the server must go on
-            logger.exception("error in %r handler", what)
-
-    task = asyncio.get_running_loop().create_task(run())
-    _background.add(task)
-    task.add_done_callback(_background.discard)
 
 
 class EngineSocket(Emitter):
@@ -591,9 +529,9 @@ class EngineServer(Emitter):
             if self.cookie is not None and sid is not None:
                 headers["Set-Cookie"] = self.cookie.header(sid)
             for awaitable in self._emit("initial_headers", headers, request):
-                _spawn(awaitable, "initial_headers")
+                spawn(awaitable, "initial_headers")
         for awaitable in self._emit("headers", headers, request):
-            _spawn(awaitable, "headers")
+            spawn(awaitable, "headers")
         return headers
 
     def _text_response(

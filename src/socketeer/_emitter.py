@@ -1,0 +1,80 @@
+"""A small event emitter shared by every layer above the cores.
+
+Handlers may be plain functions or coroutine functions. Exceptions raised by user handlers
+are logged and never propagate into the protocol machinery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+logger = logging.getLogger("socketeer")
+
+Handler = Callable[..., Any]
+
+
+class Emitter:
+    """A tiny event emitter: handlers may be plain functions or coroutine functions."""
+
+    __slots__ = ("_handlers",)
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, list[Handler]] = {}
+
+    def on(self, event: str, handler: Handler | None = None) -> Any:
+        """Register ``handler`` for ``event``; without a handler, work as a decorator."""
+        if handler is None:
+
+            def decorator(func: Handler) -> Handler:
+                self._handlers.setdefault(event, []).append(func)
+                return func
+
+            return decorator
+        self._handlers.setdefault(event, []).append(handler)
+        return handler
+
+    def off(self, event: str, handler: Handler | None = None) -> None:
+        """Remove one handler, or every handler of ``event``."""
+        if handler is None:
+            self._handlers.pop(event, None)
+        elif handler in self._handlers.get(event, ()):
+            self._handlers[event].remove(handler)
+
+    def _emit(self, event: str, *args: Any) -> list[Awaitable[Any]]:
+        """Call the handlers; return the awaitables that async handlers produced."""
+        pending: list[Awaitable[Any]] = []
+        for handler in tuple(self._handlers.get(event, ())):
+            try:
+                result = handler(*args)
+            except Exception:  # a user handler failed; the server must go on
+                logger.exception("error in %r handler", event)
+                continue
+            if inspect.isawaitable(result):
+                pending.append(result)
+        return pending
+
+    def _emit_background(self, event: str, *args: Any) -> None:
+        for awaitable in self._emit(event, *args):
+            spawn(awaitable, event)
+
+
+_background: set[asyncio.Task[Any]] = set()
+
+
+def spawn(awaitable: Awaitable[Any], what: str) -> None:
+    async def run() -> None:
+        try:
+            await awaitable
+        except Exception:  # a user handler failed; the server must go on
+            logger.exception("error in %r handler", what)
+
+    task = asyncio.get_running_loop().create_task(run())
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+__all__ = ["Emitter", "Handler", "spawn"]

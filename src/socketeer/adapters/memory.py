@@ -1,0 +1,160 @@
+"""The in-memory adapter: the reference every cluster adapter builds on.
+
+It keeps two maps, as the JS ``Adapter`` (socket.io-adapter ``in-memory-adapter.ts``):
+``sids`` (socket id -> rooms) and ``rooms`` (room -> socket ids), and emits
+``create-room``, ``delete-room``, ``join-room`` and ``leave-room``. A broadcast is encoded
+once and the same engine messages are written to every recipient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from .._emitter import Emitter
+from .._types import Room, SocketId
+from ..socketio.packets import Packet
+from .base import BroadcastOptions, LocalSockets, SocketDetails
+
+Encode = Callable[[Packet], Sequence[str | bytes]]
+AckRegistrar = Callable[[Iterable[SocketId], Sequence[str | bytes], int], int]
+
+
+class InMemoryAdapter(Emitter):
+    """Rooms and broadcasts of one namespace within one process."""
+
+    __slots__ = ("encode", "local", "rooms", "sids")
+
+    def __init__(self, local: LocalSockets, encode: Encode) -> None:
+        super().__init__()
+        self.local = local
+        self.encode = encode
+        self.rooms: dict[Room, set[SocketId]] = {}
+        self.sids: dict[SocketId, set[Room]] = {}
+
+    # -- lifecycle (overridden by cluster adapters) ----------------------------------------
+
+    async def init(self) -> None:
+        """Start whatever the adapter needs (subscriptions, heartbeats)."""
+
+    async def close(self) -> None:
+        """Stop the adapter."""
+
+    def server_count(self) -> int:
+        """How many server nodes share this namespace."""
+        return 1
+
+    # -- membership ------------------------------------------------------------------------
+
+    def add_all(self, id: SocketId, rooms: Iterable[Room]) -> None:
+        """Add socket ``id`` to ``rooms``."""
+        joined = self.sids.setdefault(id, set())
+        for room in rooms:
+            joined.add(room)
+            members = self.rooms.get(room)
+            if members is None:
+                members = self.rooms[room] = set()
+                self._emit_background("create-room", room)
+            if id not in members:
+                members.add(id)
+                self._emit_background("join-room", room, id)
+
+    def delete(self, id: SocketId, room: Room) -> None:
+        """Remove socket ``id`` from ``room``."""
+        joined = self.sids.get(id)
+        if joined is not None:
+            joined.discard(room)
+        self._leave(id, room)
+
+    def _leave(self, id: SocketId, room: Room) -> None:
+        members = self.rooms.get(room)
+        if members is None or id not in members:
+            return
+        members.discard(id)
+        self._emit_background("leave-room", room, id)
+        if not members:
+            del self.rooms[room]
+            self._emit_background("delete-room", room)
+
+    def delete_all(self, id: SocketId) -> None:
+        """Remove socket ``id`` from every room (at disconnect)."""
+        joined = self.sids.pop(id, None)
+        if joined is None:
+            return
+        for room in joined:
+            self._leave(id, room)
+
+    def socket_rooms(self, id: SocketId) -> frozenset[Room]:
+        """The rooms of socket ``id`` (empty when unknown)."""
+        return frozenset(self.sids.get(id, ()))
+
+    # -- selection -------------------------------------------------------------------------
+
+    def select(self, options: BroadcastOptions) -> list[SocketId]:
+        """The local socket ids a broadcast with these options reaches, without duplicates."""
+        excluded: set[SocketId] = set()
+        for room in options.except_rooms:
+            excluded.update(self.rooms.get(room, ()))
+        if options.rooms:
+            seen: set[SocketId] = set()
+            chosen: list[SocketId] = []
+            for room in options.rooms:
+                for id in self.rooms.get(room, ()):
+                    if id not in seen and id not in excluded:
+                        seen.add(id)
+                        chosen.append(id)
+            return chosen
+        return [id for id in self.sids if id not in excluded]
+
+    def sockets(self, rooms: Iterable[Room] = ()) -> set[SocketId]:
+        """The local socket ids in any of ``rooms`` (all when empty)."""
+        return set(self.select(BroadcastOptions(rooms=frozenset(rooms))))
+
+    # -- operations ------------------------------------------------------------------------
+
+    def broadcast(self, packet: Packet, options: BroadcastOptions) -> None:
+        """Encode ``packet`` once and write it to every selected local socket."""
+        ids = self.select(options)
+        if ids:
+            self.local.send_encoded(ids, self.encode(packet), volatile=options.flags.volatile)
+
+    def broadcast_with_ack(
+        self, packet: Packet, options: BroadcastOptions, register: AckRegistrar
+    ) -> int:
+        """Send ``packet`` (which carries an ack id) and register the ack on each recipient.
+
+        Returns how many sockets were sent the packet (how many answers to expect).
+        """
+        ids = self.select(options)
+        if not ids or packet.id is None:
+            return 0
+        return register(ids, self.encode(packet), packet.id)
+
+    async def fetch_sockets(self, options: BroadcastOptions) -> list[SocketDetails]:
+        """Describe the selected sockets."""
+        found = (self.local.describe(id) for id in self.select(options))
+        return [details for details in found if details is not None]
+
+    async def add_sockets(self, options: BroadcastOptions, rooms: Iterable[Room]) -> None:
+        """Make the selected sockets join ``rooms``."""
+        rooms = tuple(rooms)
+        for id in self.select(options):
+            self.add_all(id, rooms)
+
+    async def del_sockets(self, options: BroadcastOptions, rooms: Iterable[Room]) -> None:
+        """Make the selected sockets leave ``rooms``."""
+        rooms = tuple(rooms)
+        for id in self.select(options):
+            for room in rooms:
+                self.delete(id, room)
+
+    async def disconnect_sockets(self, options: BroadcastOptions, *, close: bool) -> None:
+        """Disconnect the selected sockets."""
+        self.local.disconnect_local(self.select(options), close=close)
+
+    async def server_side_emit(self, args: Sequence[Any]) -> list[Any]:
+        """Send an event to the other nodes; a single node has none (no-op)."""
+        return []
+
+
+__all__ = ["InMemoryAdapter"]

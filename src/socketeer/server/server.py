@@ -1,0 +1,240 @@
+"""``Server``: the Socket.IO server (the JS ``Server``), running on an ``EngineServer``."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from .._types import Room
+from ..adapters.base import LocalSockets
+from ..adapters.memory import Encode, InMemoryAdapter
+from ..engineio import CloseReason
+from ..socketio.codecs import Codec, JsonCodec
+from ._util import Done
+from .broadcast import BroadcastOperator, RemoteSocket
+from .connection import Connection
+from .engine import AllowRequest, CookieOptions, EngineServer, EngineSocket
+from .http import CorsOptions, OriginPolicy
+from .namespace import Middleware, Namespace, NamespaceMatcher, ParentNamespace
+from .reasons import DisconnectReason
+
+logger = logging.getLogger("socketeer.server")
+
+AdapterFactory = Callable[[LocalSockets, Encode], InMemoryAdapter]
+
+
+class Server:
+    """A Socket.IO v5 server.
+
+    Args:
+        cors_allowed_origins, cors_credentials, cors, ping_interval, ping_timeout,
+        upgrade_timeout, max_http_buffer_size, transports, allow_upgrades, allow_request,
+        cookie: Engine.IO options (see ``EngineServer``), used when ``engine`` is not given.
+        engine: an ``EngineServer`` to run on.
+        path: the endpoint path (``/socket.io/``).
+        codec: the packet codec (``JsonCodec()``, or ``MsgpackCodec()``).
+        adapter: ``(namespace, encode) -> adapter``; the in-memory adapter by default.
+        connect_timeout: a client that joins no namespace in this many seconds is dropped.
+        ack_timeout: the default timeout of ``emit_with_ack`` (None: wait forever).
+        cleanup_empty_child_namespaces: drop dynamic child namespaces once empty.
+
+    ``io.on("connection")``, ``io.use(...)``, ``io.emit(...)``, ``io.to(...)`` and the other
+    broadcast methods act on the main namespace ``/``, as in JS.
+    """
+
+    def __init__(
+        self,
+        *,
+        cors_allowed_origins: OriginPolicy = None,
+        cors_credentials: bool = False,
+        cors: CorsOptions | None = None,
+        ping_interval: float = 25.0,
+        ping_timeout: float = 20.0,
+        upgrade_timeout: float = 10.0,
+        max_http_buffer_size: int = 1_000_000,
+        transports: Sequence[str] = ("polling", "websocket"),
+        allow_upgrades: bool = True,
+        allow_request: AllowRequest | None = None,
+        cookie: CookieOptions | bool | None = None,
+        engine: EngineServer | None = None,
+        path: str = "/socket.io/",
+        codec: Codec | None = None,
+        adapter: AdapterFactory = InMemoryAdapter,
+        connect_timeout: float = 45.0,
+        ack_timeout: float | None = None,
+        cleanup_empty_child_namespaces: bool = False,
+    ) -> None:
+        self.engine = engine or EngineServer(
+            cors_allowed_origins=cors_allowed_origins,
+            cors_credentials=cors_credentials,
+            cors=cors,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            upgrade_timeout=upgrade_timeout,
+            max_http_buffer_size=max_http_buffer_size,
+            transports=transports,
+            allow_upgrades=allow_upgrades,
+            allow_request=allow_request,
+            cookie=cookie,
+        )
+        self.default_path = path
+        self.codec: Codec = codec or JsonCodec()
+        self.encoder = self.codec.encoder()
+        self.adapter_factory = adapter
+        self.connect_timeout = connect_timeout
+        self.ack_timeout = ack_timeout
+        self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
+        self._nsps: dict[str, Namespace] = {}
+        self._parents: list[ParentNamespace] = []
+        self._middlewares: list[Middleware] = []
+        self._listeners: dict[str, list[Callable[..., Any]]] = {}
+        self.engine.on("connection", self._on_engine_connection)
+        self.sockets = self.of("/")
+
+    # -- namespaces ------------------------------------------------------------------------
+
+    def of(self, name: str | re.Pattern[str] | NamespaceMatcher) -> Namespace:
+        """The namespace ``name``, created on first use; a regex or a callable
+        ``(name, auth) -> bool`` makes a parent of dynamic namespaces."""
+        if isinstance(name, str):
+            if not name.startswith("/"):
+                name = "/" + name
+            nsp = self._nsps.get(name)
+            if nsp is None:
+                nsp = self._nsps[name] = Namespace(self, name)
+                self._emit_server("new_namespace", nsp)
+            return nsp
+        parent = ParentNamespace(self, name, cleanup_empty=self.cleanup_empty_child_namespaces)
+        self._parents.append(parent)
+        return parent
+
+    async def _namespace_for(self, name: str, auth: dict[str, Any]) -> Namespace | None:
+        nsp = self._nsps.get(name)
+        if nsp is not None:
+            return nsp
+        for parent in self._parents:
+            if await parent.matches(name, auth):
+                nsp = self._nsps.get(name)  # another client may have created it meanwhile
+                if nsp is None:
+                    nsp = self._nsps[name] = parent.create_child(name)
+                    self._emit_server("new_namespace", nsp)
+                return nsp
+        return None
+
+    def _drop_namespace(self, nsp: Namespace) -> None:
+        if self._nsps.get(nsp.name) is nsp:
+            del self._nsps[nsp.name]
+
+    def _middlewares_of(self, nsp: Namespace) -> list[Middleware]:
+        return []
+
+    # -- events of the server and the main namespace ----------------------------------------
+
+    def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+        """``connection``/``connect`` listen on the main namespace; ``new_namespace`` on the
+        server."""
+        if event == "new_namespace":
+            if handler is None:
+
+                def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+                    self._listeners.setdefault(event, []).append(func)
+                    return func
+
+                return decorator
+            self._listeners.setdefault(event, []).append(handler)
+            return handler
+        return self.sockets.on(event, handler)
+
+    def _emit_server(self, event: str, *args: Any) -> None:
+        for handler in tuple(self._listeners.get(event, ())):
+            try:
+                handler(*args)
+            except Exception:  # a user handler failed
+                logger.exception("error in %r handler", event)
+
+    def use(self, middleware: Middleware) -> Middleware:
+        """A connection middleware of the main namespace."""
+        return self.sockets.use(middleware)
+
+    def _on_engine_connection(self, conn: EngineSocket) -> None:
+        Connection(self, conn)
+
+    # -- broadcasting on the main namespace -----------------------------------------------
+
+    def to(self, room: Room | Iterable[Room]) -> BroadcastOperator:
+        """Target the sockets in ``room`` (of the main namespace)."""
+        return self.sockets.to(room)
+
+    def in_(self, room: Room | Iterable[Room]) -> BroadcastOperator:
+        """Alias of ``to``."""
+        return self.sockets.to(room)
+
+    def except_(self, room: Room | Iterable[Room]) -> BroadcastOperator:
+        """Every socket but those in ``room``."""
+        return self.sockets.except_(room)
+
+    @property
+    def local(self) -> BroadcastOperator:
+        """Only this node's sockets."""
+        return self.sockets.local
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        """Drop the event for clients that are not writable now."""
+        return self.sockets.volatile
+
+    def compress(self, compress: bool) -> BroadcastOperator:
+        """Compression flag."""
+        return self.sockets.compress(compress)
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        """Acknowledgement timeout for ``emit_with_ack``."""
+        return self.sockets.timeout(seconds)
+
+    def emit(self, event: str, *args: Any) -> Done:
+        """Send an event to every socket of the main namespace."""
+        return self.sockets.emit(event, *args)
+
+    def send(self, *args: Any) -> Done:
+        """Emit a ``message`` event to the main namespace."""
+        return self.sockets.send(*args)
+
+    async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        """Broadcast and collect acknowledgements."""
+        return await self.sockets.emit_with_ack(event, *args)
+
+    async def fetch_sockets(self) -> list[RemoteSocket]:
+        """Every socket of the main namespace."""
+        return await self.sockets.fetch_sockets()
+
+    async def sockets_join(self, room: Room | Iterable[Room]) -> None:
+        """Make every socket of the main namespace join ``room``."""
+        await self.sockets.sockets_join(room)
+
+    async def sockets_leave(self, room: Room | Iterable[Room]) -> None:
+        """Make every socket of the main namespace leave ``room``."""
+        await self.sockets.sockets_leave(room)
+
+    async def disconnect_sockets(self, close: bool = False) -> None:
+        """Disconnect every socket of the main namespace."""
+        await self.sockets.disconnect_sockets(close)
+
+    async def server_side_emit(self, event: str, *args: Any) -> list[Any]:
+        """Send an event to the other nodes of the cluster."""
+        return await self.sockets.server_side_emit(event, *args)
+
+    # -- shutdown --------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Disconnect everyone with "server shutting down" and close the engine."""
+        for nsp in list(self._nsps.values()):
+            for socket in list(nsp.sockets.values()):
+                socket.client._on_close(DisconnectReason.SERVER_SHUTTING_DOWN)
+        await self.engine.close(CloseReason.SERVER_SHUTTING_DOWN)
+        for nsp in list(self._nsps.values()):
+            await nsp.adapter.close()
+
+
+__all__ = ["Server"]

@@ -1,0 +1,470 @@
+"""``Socket``: one client connected to one namespace (the JS server ``Socket``)."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .._emitter import Emitter, Handler, spawn
+from .._types import Room, SocketId
+from ..exceptions import AckTimeout, LocalProtocolError
+from ..socketio.packets import RESERVED_EVENTS, Packet, PacketType
+from ._util import DONE, Done, ack_args, ack_result
+from .reasons import DisconnectReason
+
+if TYPE_CHECKING:
+    from .broadcast import BroadcastOperator
+    from .connection import Connection
+    from .engine import EngineSocket
+    from .namespace import Namespace
+
+logger = logging.getLogger("socketeer.server")
+
+AnyHandler = Callable[..., Any]
+PacketMiddleware = Callable[[str, list[Any]], Awaitable[None] | None]
+AckCallback = Callable[..., Any]
+
+
+def check_event_name(event: str) -> None:
+    """Refuse the names user code may not emit (JS ``RESERVED_EVENTS``)."""
+    if not isinstance(event, str) or not event:
+        raise LocalProtocolError(f"an event name must be a non-empty string, not {event!r}")
+    if event in RESERVED_EVENTS:
+        raise LocalProtocolError(f'"{event}" is a reserved event name')
+
+
+class Socket(Emitter):
+    """A client connected to a namespace.
+
+    Attributes:
+        id: the socket id (not the Engine.IO session id).
+        nsp: the namespace.
+        handshake: the connection details (headers, query, auth, address, time, issued,
+            url, secure, xdomain).
+        data: free for the application; reported by ``fetch_sockets``.
+        connected: whether the socket is connected.
+        recovered: whether the connection state was recovered on this connection.
+
+    Events: any event name the client emits, plus ``disconnecting(reason)``,
+    ``disconnect(reason)`` and ``error(exception)`` (a per-packet middleware refused).
+    """
+
+    __slots__ = (
+        "_acks",
+        "_any",
+        "_any_outgoing",
+        "_ids",
+        "_middlewares",
+        "client",
+        "connected",
+        "data",
+        "handshake",
+        "id",
+        "nsp",
+        "recovered",
+    )
+
+    def __init__(
+        self,
+        nsp: Namespace,
+        client: Connection,
+        id: SocketId,
+        auth: dict[str, Any],
+    ) -> None:
+        super().__init__()
+        self.nsp = nsp
+        self.client = client
+        self.id = id
+        self.data: Any = None
+        self.connected = False
+        self.recovered = False
+        self.handshake = client.handshake(auth)
+        self._acks: dict[int, Callable[[list[Any]], None]] = {}
+        self._ids = 0
+        self._any: list[AnyHandler] = []
+        self._any_outgoing: list[AnyHandler] = []
+        self._middlewares: list[PacketMiddleware] = []
+
+    def __repr__(self) -> str:
+        return f"<Socket {self.id} {self.nsp.name}>"
+
+    @property
+    def conn(self) -> EngineSocket:
+        """The Engine.IO connection under this socket (``transport``, events)."""
+        return self.client.conn
+
+    @property
+    def rooms(self) -> frozenset[Room]:
+        """The rooms this socket is in, its own id included."""
+        return self.nsp.adapter.socket_rooms(self.id)
+
+    # -- emitting --------------------------------------------------------------------------
+
+    def emit(self, event: str, *args: Any, callback: AckCallback | None = None) -> Done:
+        """Send an event to this client; ``callback(*ack_args)`` runs when it acknowledges."""
+        return self._emit_packet(event, args, callback, None, volatile=False)
+
+    def send(self, *args: Any, callback: AckCallback | None = None) -> Done:
+        """Emit a ``message`` event."""
+        return self.emit("message", *args, callback=callback)
+
+    async def emit_with_ack(self, event: str, *args: Any) -> Any:
+        """Send an event and return the client's acknowledgement.
+
+        Returns None, the single argument, or a tuple when the client answered with several.
+        Waits at most the server's ``ack_timeout`` (no limit when None); use
+        ``socket.timeout(seconds).emit_with_ack(...)`` for another limit. Raises
+        ``AckTimeout`` when the time is up.
+        """
+        return await _SocketEmitter(self).emit_with_ack(event, *args)
+
+    def timeout(self, seconds: float) -> _SocketEmitter:
+        """Emit with an acknowledgement timeout: ``await socket.timeout(5).emit_with_ack(...)``."""
+        return _SocketEmitter(self, timeout=seconds)
+
+    @property
+    def volatile(self) -> _SocketEmitter:
+        """Emit without buffering: the event is dropped if the transport is not writable."""
+        return _SocketEmitter(self, volatile=True)
+
+    def compress(self, compress: bool) -> _SocketEmitter:
+        """Accepted for API parity; compression is negotiated by the WebSocket layer."""
+        return _SocketEmitter(self)
+
+    def _emit_packet(
+        self,
+        event: str,
+        args: Sequence[Any],
+        callback: AckCallback | None,
+        timeout: float | None,
+        *,
+        volatile: bool,
+        future: asyncio.Future[list[Any]] | None = None,
+    ) -> Done:
+        check_event_name(event)
+        if not self.connected:
+            if future is not None and not future.done():
+                future.set_exception(LocalProtocolError("the socket is not connected"))
+            return DONE
+        if volatile and not self.client.conn.writable:
+            return DONE
+        for listener in tuple(self._any_outgoing):
+            _call(listener, event, *args)
+        ack_id: int | None = None
+        if callback is not None:
+            ack_id = self._register_ack(callback, timeout, future)
+        packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args], ack_id)
+        self.client.write(self.nsp.encode(packet))
+        return DONE
+
+    def _register_ack(
+        self,
+        callback: AckCallback,
+        timeout: float | None,
+        future: asyncio.Future[list[Any]] | None = None,
+    ) -> int:
+        self._ids += 1
+        ack_id = self._ids
+        timer: asyncio.TimerHandle | None = None
+
+        def on_ack(args: list[Any]) -> None:
+            if timer is not None:
+                timer.cancel()
+            _call(callback, *args)
+
+        self._acks[ack_id] = on_ack
+        if timeout is not None:
+
+            def expire() -> None:
+                if self._acks.pop(ack_id, None) is None:
+                    return
+                error = AckTimeout("operation has timed out")
+                if future is not None:
+                    if not future.done():
+                        future.set_exception(error)
+                else:
+                    _call(callback, error)
+
+            timer = asyncio.get_running_loop().call_later(timeout, expire)
+        return ack_id
+
+    # -- rooms -----------------------------------------------------------------------------
+
+    def join(self, rooms: Room | Iterable[Room]) -> Done:
+        """Join one room or several. Works at once; awaiting the result is optional."""
+        self.nsp.adapter.add_all(self.id, [rooms] if isinstance(rooms, str) else rooms)
+        return DONE
+
+    def leave(self, rooms: Room | Iterable[Room]) -> Done:
+        """Leave one room or several. Works at once; awaiting the result is optional."""
+        for room in [rooms] if isinstance(rooms, str) else rooms:
+            self.nsp.adapter.delete(self.id, room)
+        return DONE
+
+    # -- broadcasting from this socket -----------------------------------------------------
+
+    @property
+    def broadcast(self) -> BroadcastOperator:
+        """Everyone in the namespace but this socket."""
+        return self.nsp._operator().except_(self.id)
+
+    def to(self, room: Room | Iterable[Room]) -> BroadcastOperator:
+        """Everyone in ``room`` but this socket."""
+        return self.broadcast.to(room)
+
+    def in_(self, room: Room | Iterable[Room]) -> BroadcastOperator:
+        """Alias of ``to``."""
+        return self.to(room)
+
+    def except_(self, room: Room | Iterable[Room]) -> BroadcastOperator:
+        """Everyone but this socket and the sockets in ``room``."""
+        return self.broadcast.except_(room)
+
+    @property
+    def local(self) -> BroadcastOperator:
+        """Everyone on this node but this socket."""
+        return self.broadcast.local
+
+    # -- listeners -------------------------------------------------------------------------
+
+    def on_any(self, handler: AnyHandler) -> AnyHandler:
+        """Call ``handler(event, *args)`` for every incoming event."""
+        self._any.append(handler)
+        return handler
+
+    def prepend_any(self, handler: AnyHandler) -> AnyHandler:
+        """Like ``on_any``, but before the other catch-all listeners."""
+        self._any.insert(0, handler)
+        return handler
+
+    def off_any(self, handler: AnyHandler | None = None) -> None:
+        """Remove one catch-all listener, or all of them."""
+        _remove(self._any, handler)
+
+    def listeners_any(self) -> list[AnyHandler]:
+        """The catch-all listeners."""
+        return list(self._any)
+
+    def on_any_outgoing(self, handler: AnyHandler) -> AnyHandler:
+        """Call ``handler(event, *args)`` for every event sent to this client."""
+        self._any_outgoing.append(handler)
+        return handler
+
+    def prepend_any_outgoing(self, handler: AnyHandler) -> AnyHandler:
+        """Like ``on_any_outgoing``, but first."""
+        self._any_outgoing.insert(0, handler)
+        return handler
+
+    def off_any_outgoing(self, handler: AnyHandler | None = None) -> None:
+        """Remove one outgoing catch-all listener, or all of them."""
+        _remove(self._any_outgoing, handler)
+
+    def use(self, middleware: PacketMiddleware) -> PacketMiddleware:
+        """Run ``middleware(event, args)`` on every incoming event; raising refuses it (the
+        socket then emits ``error`` with the exception)."""
+        self._middlewares.append(middleware)
+        return middleware
+
+    # -- disconnecting ---------------------------------------------------------------------
+
+    def disconnect(self, close: bool = False) -> Done:
+        """Disconnect from this namespace; ``close=True`` closes the whole connection."""
+        if not self.connected:
+            return DONE
+        if close:
+            self.client.disconnect_all()
+        else:
+            self.client.write(self.nsp.encode(Packet(PacketType.DISCONNECT, self.nsp.name)))
+            self._on_close(DisconnectReason.SERVER_NAMESPACE_DISCONNECT)
+        return DONE
+
+    # -- incoming (called by the connection) -----------------------------------------------
+
+    def _on_connect(self, pid: str | None = None) -> None:
+        self.connected = True
+        self.join(self.id)
+        data: dict[str, Any] = {"sid": self.id}
+        if pid is not None:
+            data["pid"] = pid
+        self.client.write(self.nsp.encode(Packet(PacketType.CONNECT, self.nsp.name, data)))
+
+    def _on_packet(self, packet: Packet) -> None:
+        match packet.type:
+            case PacketType.EVENT:
+                self._on_event(packet)
+            case PacketType.ACK:
+                on_ack = self._acks.pop(packet.id, None) if packet.id is not None else None
+                if on_ack is not None:
+                    on_ack(packet.data if isinstance(packet.data, list) else [])
+            case PacketType.DISCONNECT:
+                self._on_close(DisconnectReason.CLIENT_NAMESPACE_DISCONNECT)
+            case _:  # a client may not send CONNECT_ERROR; the connection filtered CONNECT
+                self.client.fail(DisconnectReason.PARSE_ERROR)
+
+    def _on_event(self, packet: Packet) -> None:
+        assert isinstance(packet.data, list)
+        event = packet.data[0]
+        assert isinstance(event, str)  # the decoder checked it
+        args = list(packet.data[1:])
+        if event in RESERVED_EVENTS:
+            # socket.io-parser refuses reserved names from the peer: an invalid packet.
+            self.client.fail(DisconnectReason.PARSE_ERROR)
+            return
+        if self._middlewares:
+            spawn(self._run_middlewares(event, args, packet.id), event)
+        else:
+            self._dispatch(event, args, packet.id)
+
+    async def _run_middlewares(self, event: str, args: list[Any], ack_id: int | None) -> None:
+        for middleware in tuple(self._middlewares):
+            try:
+                result = middleware(event, args)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as exc:  # noqa: BLE001 - raising is how a middleware refuses
+                self._emit_background("error", exc)
+                return
+        if self.connected:
+            self._dispatch(event, args, ack_id)
+
+    def _dispatch(self, event: str, args: list[Any], ack_id: int | None) -> None:
+        for listener in tuple(self._any):
+            _call(listener, event, *args)
+        handlers = self._handlers.get(event)
+        if not handlers:
+            if ack_id is not None:
+                self._send_ack(ack_id, [])  # nobody will answer; do not leave the client waiting
+            return
+        first = True
+        for handler in tuple(handlers):
+            try:
+                result = handler(*args)
+            except Exception:  # a user handler failed; the connection goes on
+                logger.exception("error in %r handler", event)
+                result = None
+            if first and ack_id is not None:
+                if inspect.isawaitable(result):
+                    spawn(self._ack_when_done(result, ack_id), event)
+                else:
+                    self._send_ack(ack_id, ack_args(result))
+            elif inspect.isawaitable(result):
+                spawn(result, event)
+            first = False
+
+    async def _ack_when_done(self, awaitable: Awaitable[Any], ack_id: int) -> None:
+        try:
+            result = await awaitable
+        except Exception:  # a user handler failed; acknowledge with nothing
+            logger.exception("error in handler of ack %s", ack_id)
+            result = None
+        self._send_ack(ack_id, ack_args(result))
+
+    def _send_ack(self, ack_id: int, args: list[Any]) -> None:
+        if self.connected:
+            packet = Packet(PacketType.ACK, self.nsp.name, args, ack_id)
+            self.client.write(self.nsp.encode(packet))
+
+    def _on_close(self, reason: DisconnectReason) -> None:
+        """Leave everything behind: rooms (after ``disconnecting``), acks, the namespace."""
+        if not self.connected:
+            return
+        self._emit_background("disconnecting", reason.value)
+        self.connected = False
+        self.nsp.adapter.delete_all(self.id)
+        self.nsp._remove(self)
+        self.client.remove(self)
+        self._acks.clear()
+        self._emit_background("disconnect", reason.value)
+
+
+class _SocketEmitter:
+    """``socket.timeout(s)`` / ``socket.volatile``: emit with flags, without mutating."""
+
+    __slots__ = ("_socket", "_timeout", "_volatile")
+
+    def __init__(
+        self, socket: Socket, *, timeout: float | None = None, volatile: bool = False
+    ) -> None:
+        self._socket = socket
+        self._timeout = timeout
+        self._volatile = volatile
+
+    def timeout(self, seconds: float) -> _SocketEmitter:
+        return _SocketEmitter(self._socket, timeout=seconds, volatile=self._volatile)
+
+    @property
+    def volatile(self) -> _SocketEmitter:
+        return _SocketEmitter(self._socket, timeout=self._timeout, volatile=True)
+
+    def compress(self, compress: bool) -> _SocketEmitter:
+        return self
+
+    def emit(self, event: str, *args: Any, callback: AckCallback | None = None) -> Done:
+        """Emit; with a timeout, ``callback`` receives an ``AckTimeout`` if none comes."""
+        return self._socket._emit_packet(
+            event, args, callback, self._timeout, volatile=self._volatile
+        )
+
+    async def emit_with_ack(self, event: str, *args: Any) -> Any:
+        """Emit and return the acknowledgement; ``AckTimeout`` after the timeout."""
+        socket = self._socket
+        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+
+        def resolve(*answer: Any) -> None:
+            if not future.done():
+                future.set_result(list(answer))
+
+        timeout = self._timeout if self._timeout is not None else socket.nsp.server.ack_timeout
+        socket._emit_packet(event, args, resolve, timeout, volatile=self._volatile, future=future)
+        return ack_result(await future)
+
+
+def _call(handler: Callable[..., Any], *args: Any) -> None:
+    """Call a user callback; run it in the background when it is a coroutine function."""
+    try:
+        result = handler(*args)
+    except Exception:  # a user callback failed; the server must go on
+        logger.exception("error in callback %r", handler)
+        return
+    if inspect.isawaitable(result):
+        spawn(result, getattr(handler, "__name__", "callback"))
+
+
+def _remove(handlers: list[AnyHandler], handler: AnyHandler | None) -> None:
+    if handler is None:
+        handlers.clear()
+    elif handler in handlers:
+        handlers.remove(handler)
+
+
+def handshake_details(
+    *,
+    headers: dict[str, str],
+    query: dict[str, str],
+    auth: dict[str, Any],
+    address: str | None,
+    url: str,
+    secure: bool,
+) -> dict[str, Any]:
+    """The ``socket.handshake`` dict, with the keys of the JS server."""
+    now = time.time()
+    return {
+        "headers": headers,
+        "time": time.strftime(
+            "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)", time.gmtime(now)
+        ),
+        "address": address,
+        "xdomain": "origin" in headers,
+        "secure": secure,
+        "issued": int(now * 1000),
+        "url": url,
+        "query": query,
+        "auth": auth,
+    }
+
+
+__all__ = ["Handler", "Socket", "check_event_name", "handshake_details"]
