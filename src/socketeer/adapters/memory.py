@@ -8,13 +8,16 @@ once and the same engine messages are written to every recipient.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .._emitter import Emitter
 from .._types import Room, SocketId
-from ..socketio.packets import Packet
+from ..socketio.packets import Packet, PacketType
 from .base import BroadcastOptions, LocalSockets, SocketDetails
+from .recovery import ConnectionStateRecovery, RecoveryStore, RestoredSession
 
 Encode = Callable[[Packet], Sequence[str | bytes]]
 AckRegistrar = Callable[[Iterable[SocketId], Sequence[str | bytes], int], int]
@@ -23,7 +26,7 @@ AckRegistrar = Callable[[Iterable[SocketId], Sequence[str | bytes], int], int]
 class InMemoryAdapter(Emitter):
     """Rooms and broadcasts of one namespace within one process."""
 
-    __slots__ = ("encode", "local", "rooms", "sids")
+    __slots__ = ("encode", "local", "recovery", "rooms", "sids")
 
     def __init__(self, local: LocalSockets, encode: Encode) -> None:
         super().__init__()
@@ -31,6 +34,47 @@ class InMemoryAdapter(Emitter):
         self.encode = encode
         self.rooms: dict[Room, set[SocketId]] = {}
         self.sids: dict[SocketId, set[Room]] = {}
+        self.recovery: RecoveryStore | None = None
+
+    # -- connection-state recovery ---------------------------------------------------------
+
+    def enable_recovery(self, options: ConnectionStateRecovery) -> None:
+        """Keep sessions and packets for connection-state recovery."""
+        self.recovery = RecoveryStore(options)
+
+    @staticmethod
+    def _now() -> float:
+        return asyncio.get_running_loop().time()
+
+    def recovery_position(self) -> int:
+        """The current packet position (recorded when a socket connects)."""
+        return self.recovery.position if self.recovery is not None else 0
+
+    async def persist_session(
+        self, sid: SocketId, pid: str, rooms: frozenset[Room], data: Any, position: int
+    ) -> None:
+        """Keep a dropped socket's state for recovery."""
+        if self.recovery is not None:
+            self.recovery.persist(sid, pid, rooms, data, position, self._now())
+
+    async def restore_session(self, pid: str, offset: str | None) -> RestoredSession | None:
+        """A dropped session and its missed packets, or None."""
+        if self.recovery is None:
+            return None
+        return self.recovery.restore(pid, offset, self._now())
+
+    def _with_offset(self, packet: Packet, options: BroadcastOptions) -> Packet:
+        recovery = self.recovery
+        if (
+            recovery is None
+            or packet.type is not PacketType.EVENT
+            or packet.id is not None
+            or options.flags.volatile
+            or not isinstance(packet.data, list)
+        ):
+            return packet
+        data = recovery.record(packet.data, options, self._now())
+        return dataclasses.replace(packet, data=data)
 
     # -- lifecycle (overridden by cluster adapters) ----------------------------------------
 
@@ -114,6 +158,7 @@ class InMemoryAdapter(Emitter):
 
     def broadcast(self, packet: Packet, options: BroadcastOptions) -> None:
         """Encode ``packet`` once and write it to every selected local socket."""
+        packet = self._with_offset(packet, options)
         ids = self.select(options)
         if ids:
             self.local.send_encoded(ids, self.encode(packet), volatile=options.flags.volatile)

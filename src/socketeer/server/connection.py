@@ -23,6 +23,7 @@ from .socket import Socket, handshake_details
 
 if TYPE_CHECKING:
     from .engine import EngineSocket
+    from .namespace import Namespace
     from .server import Server
 
 logger = logging.getLogger("socketeer.server")
@@ -137,9 +138,10 @@ class Connection:
             if nsp is None:
                 self._connect_error(name, {"message": "Invalid namespace"})
                 return
-            socket = Socket(nsp, self, SocketId(new_id()), auth)
+            socket, missed = await self._new_socket(nsp, auth)
             try:
-                await nsp._run_middlewares(socket)
+                if missed is None or not self.server.recovery_skips_middlewares:
+                    await nsp._run_middlewares(socket)
             except ConnectionRefusedByServer as exc:
                 error: dict[str, Any] = {"message": exc.message}
                 if exc.data is not None:
@@ -156,9 +158,33 @@ class Connection:
             if self._connect_timer is not None:
                 self._connect_timer.cancel()
                 self._connect_timer = None
+            for data in missed or ():
+                # Missed packets go out before the CONNECT reply, as the JS server sends them.
+                self.write(nsp.encode(Packet(PacketType.EVENT, name, data)))
             nsp._add(socket)
         finally:
             self._pending.discard(name)
+
+    async def _new_socket(
+        self, nsp: Namespace, auth: dict[str, Any]
+    ) -> tuple[Socket, list[list[Any]] | None]:
+        """A new socket, or the recovered one with its missed packets."""
+        if not self.server.recovery_enabled:
+            return Socket(nsp, self, SocketId(new_id()), auth), None
+        pid = auth.get("pid")
+        offset = auth.get("offset")
+        if isinstance(pid, str) and (offset is None or isinstance(offset, str)):
+            session = await nsp.adapter.restore_session(pid, offset)
+            if session is not None:
+                socket = Socket(nsp, self, session.sid, auth)
+                socket.pid = session.pid
+                socket.data = session.data
+                socket.recovered = True
+                nsp.adapter.add_all(socket.id, session.rooms)
+                return socket, session.missed
+        socket = Socket(nsp, self, SocketId(new_id()), auth)
+        socket.pid = new_id()
+        return socket, None
 
     def _connect_error(self, name: str, data: dict[str, Any]) -> None:
         if not self._closed:

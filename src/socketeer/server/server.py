@@ -10,6 +10,7 @@ from typing import Any
 from .._types import Room
 from ..adapters.base import LocalSockets
 from ..adapters.memory import Encode, InMemoryAdapter
+from ..adapters.recovery import ConnectionStateRecovery
 from ..engineio import CloseReason
 from ..socketio.codecs import Codec, JsonCodec
 from ._util import Done
@@ -39,6 +40,8 @@ class Server:
         connect_timeout: a client that joins no namespace in this many seconds is dropped.
         ack_timeout: the default timeout of ``emit_with_ack`` (None: wait forever).
         cleanup_empty_child_namespaces: drop dynamic child namespaces once empty.
+        connection_state_recovery: ``True`` or ``ConnectionStateRecovery(...)`` to let
+            clients that drop recover their socket id, rooms, data and missed events.
 
     ``io.on("connection")``, ``io.use(...)``, ``io.emit(...)``, ``io.to(...)`` and the other
     broadcast methods act on the main namespace ``/``, as in JS.
@@ -65,6 +68,7 @@ class Server:
         connect_timeout: float = 45.0,
         ack_timeout: float | None = None,
         cleanup_empty_child_namespaces: bool = False,
+        connection_state_recovery: ConnectionStateRecovery | bool | None = None,
     ) -> None:
         self.engine = engine or EngineServer(
             cors_allowed_origins=cors_allowed_origins,
@@ -86,6 +90,9 @@ class Server:
         self.connect_timeout = connect_timeout
         self.ack_timeout = ack_timeout
         self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
+        if connection_state_recovery is True:
+            connection_state_recovery = ConnectionStateRecovery()
+        self.recovery: ConnectionStateRecovery | None = connection_state_recovery or None
         self._nsps: dict[str, Namespace] = {}
         self._parents: list[ParentNamespace] = []
         self._middlewares: list[Middleware] = []
@@ -103,8 +110,7 @@ class Server:
                 name = "/" + name
             nsp = self._nsps.get(name)
             if nsp is None:
-                nsp = self._nsps[name] = Namespace(self, name)
-                self._emit_server("new_namespace", nsp)
+                nsp = self._nsps[name] = self._new_namespace(Namespace(self, name))
             return nsp
         parent = ParentNamespace(self, name, cleanup_empty=self.cleanup_empty_child_namespaces)
         self._parents.append(parent)
@@ -118,10 +124,25 @@ class Server:
             if await parent.matches(name, auth):
                 nsp = self._nsps.get(name)  # another client may have created it meanwhile
                 if nsp is None:
-                    nsp = self._nsps[name] = parent.create_child(name)
-                    self._emit_server("new_namespace", nsp)
+                    nsp = self._nsps[name] = self._new_namespace(parent.create_child(name))
                 return nsp
         return None
+
+    def _new_namespace(self, nsp: Namespace) -> Namespace:
+        if self.recovery is not None:
+            nsp.adapter.enable_recovery(self.recovery)
+        self._emit_server("new_namespace", nsp)
+        return nsp
+
+    @property
+    def recovery_enabled(self) -> bool:
+        """Whether connection-state recovery is on."""
+        return self.recovery is not None
+
+    @property
+    def recovery_skips_middlewares(self) -> bool:
+        """Whether recovered connections skip the connection middlewares."""
+        return self.recovery is not None and self.recovery.skip_middlewares
 
     def _drop_namespace(self, nsp: Namespace) -> None:
         if self._nsps.get(nsp.name) is nsp:

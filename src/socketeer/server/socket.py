@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._emitter import Emitter, Handler, spawn
 from .._types import Room, SocketId
+from ..adapters.base import BroadcastFlags, BroadcastOptions
 from ..exceptions import AckTimeout, LocalProtocolError
 from ..socketio.packets import RESERVED_EVENTS, Packet, PacketType
 from ._util import DONE, Done, ack_args, ack_result
@@ -25,6 +26,18 @@ if TYPE_CHECKING:
 logger = logging.getLogger("socketeer.server")
 
 AnyHandler = Callable[..., Any]
+_PLAIN = BroadcastFlags()
+_VOLATILE = BroadcastFlags(volatile=True)
+_RECOVERABLE = frozenset(
+    {
+        DisconnectReason.TRANSPORT_ERROR,
+        DisconnectReason.TRANSPORT_CLOSE,
+        DisconnectReason.FORCED_CLOSE,
+        DisconnectReason.PING_TIMEOUT,
+        DisconnectReason.SERVER_SHUTTING_DOWN,
+        DisconnectReason.FORCED_SERVER_CLOSE,
+    }
+)
 PacketMiddleware = Callable[[str, list[Any]], Awaitable[None] | None]
 AckCallback = Callable[..., Any]
 
@@ -65,6 +78,8 @@ class Socket(Emitter):
         "handshake",
         "id",
         "nsp",
+        "pid",
+        "position",
         "recovered",
     )
 
@@ -82,6 +97,8 @@ class Socket(Emitter):
         self.data: Any = None
         self.connected = False
         self.recovered = False
+        self.pid: str | None = None  # the private session id, with recovery on
+        self.position = 0  # the recovery packet position when the socket connected
         self.handshake = client.handshake(auth)
         self._acks: dict[int, Callable[[list[Any]], None]] = {}
         self._ids = 0
@@ -158,7 +175,14 @@ class Socket(Emitter):
         if callback is not None:
             ack_id = self._register_ack(callback, timeout, future)
         packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args], ack_id)
-        self.client.write(self.nsp.encode(packet))
+        if ack_id is None and self.pid is not None:
+            # Recovery on: store the packet with an offset, as the JS server does.
+            options = BroadcastOptions(
+                rooms=frozenset((self.id,)), flags=_VOLATILE if volatile else _PLAIN
+            )
+            self.nsp.adapter.broadcast(packet, options)
+        else:
+            self.client.write(self.nsp.encode(packet))
         return DONE
 
     def _register_ack(
@@ -284,12 +308,13 @@ class Socket(Emitter):
 
     # -- incoming (called by the connection) -----------------------------------------------
 
-    def _on_connect(self, pid: str | None = None) -> None:
+    def _on_connect(self) -> None:
         self.connected = True
         self.join(self.id)
         data: dict[str, Any] = {"sid": self.id}
-        if pid is not None:
-            data["pid"] = pid
+        if self.pid is not None:
+            data["pid"] = self.pid
+            self.position = self.nsp.adapter.recovery_position()
         self.client.write(self.nsp.encode(Packet(PacketType.CONNECT, self.nsp.name, data)))
 
     def _on_packet(self, packet: Packet) -> None:
@@ -374,7 +399,13 @@ class Socket(Emitter):
             return
         self._emit_background("disconnecting", reason.value)
         self.connected = False
-        self.nsp.adapter.delete_all(self.id)
+        adapter = self.nsp.adapter
+        if self.pid is not None and reason in _RECOVERABLE:
+            spawn(
+                adapter.persist_session(self.id, self.pid, self.rooms, self.data, self.position),
+                "persist_session",
+            )
+        adapter.delete_all(self.id)
         self.nsp._remove(self)
         self.client.remove(self)
         self._acks.clear()
