@@ -1,0 +1,141 @@
+"""Fixtures shared by every test directory.
+
+``serve_asgi``: serve an ASGI app with uvicorn on 127.0.0.1 (a free port) inside the test's
+event loop; ``base_url = await serve_asgi(app)``. The server is shut down at teardown, and
+the test fails if uvicorn logged an error (an exception escaped the app) while it ran.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+import uvicorn
+
+STARTUP_TIMEOUT = 10.0
+SHUTDOWN_TIMEOUT = 10.0
+
+
+class _ErrorRecords(logging.Handler):
+    """Collects the ERROR records uvicorn logs (e.g. "Exception in ASGI application")."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+class _TestServer(uvicorn.Server):
+    """A uvicorn server that reports readiness with an event and leaves signals alone."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = asyncio.Event()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # pytest owns SIGINT/SIGTERM; uvicorn must not replace the handlers
+        yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await super().startup(sockets=sockets)
+        except SystemExit as exc:  # uvicorn exits the process when lifespan startup fails
+            raise RuntimeError(f"uvicorn failed to start (exit code {exc.code})") from None
+        if not self.should_exit:
+            self.ready.set()
+
+
+class ASGIServers:
+    """What ``serve_asgi`` yields: ``base_url = await serve_asgi(app, **uvicorn_config)``."""
+
+    def __init__(self) -> None:
+        self._running: list[tuple[_TestServer, asyncio.Task[None], socket.socket]] = []
+        self.errors = _ErrorRecords()
+
+    async def __call__(self, app: Any, **config: Any) -> str:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", 0))
+            settings: dict[str, Any] = {
+                "lifespan": "on",
+                "log_level": "warning",
+                "log_config": None,  # leave logging to pytest (records show up in reports)
+                "ws": "websockets-sansio",
+                "timeout_graceful_shutdown": 5,
+                **config,
+            }
+            server = _TestServer(uvicorn.Config(app, **settings))
+            task = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")
+        except BaseException:
+            sock.close()
+            raise
+        self._running.append((server, task, sock))
+        ready = asyncio.create_task(server.ready.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {ready, task}, timeout=STARTUP_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            ready.cancel()
+        if task in done:
+            task.result()  # raises the startup error, if any
+            raise RuntimeError("uvicorn stopped during startup (see the log)")
+        if ready not in done:
+            raise RuntimeError(f"uvicorn did not start within {STARTUP_TIMEOUT} s")
+        host, port = sock.getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    async def stop_all(self) -> None:
+        running, self._running = self._running, []
+        for server, _, _ in running:
+            server.should_exit = True
+        failures: list[str] = []
+        for server, task, sock in running:
+            try:
+                async with asyncio.timeout(SHUTDOWN_TIMEOUT):
+                    await task
+            except TimeoutError:
+                server.force_exit = True
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+                failures.append(f"uvicorn did not shut down within {SHUTDOWN_TIMEOUT} s")
+            except Exception as exc:  # noqa: BLE001 (reported below, after every server stopped)
+                failures.append(f"uvicorn failed: {exc!r}")
+            finally:
+                sock.close()
+        if failures:
+            pytest.fail("; ".join(failures))
+
+
+@pytest.fixture
+async def serve_asgi() -> AsyncIterator[ASGIServers]:
+    """Serve ASGI apps on 127.0.0.1 with uvicorn: ``url = await serve_asgi(app)``."""
+    servers = ASGIServers()
+    uvicorn_logger = logging.getLogger("uvicorn")
+    uvicorn_logger.addHandler(servers.errors)
+    try:
+        yield servers
+        await servers.stop_all()
+    finally:
+        uvicorn_logger.removeHandler(servers.errors)
+    if servers.errors.records:
+        messages = "\n".join(
+            f"{record.name}: {record.getMessage()}"
+            + (
+                f"\n{logging.Formatter().formatException(record.exc_info)}"
+                if record.exc_info
+                else ""
+            )
+            for record in servers.errors.records
+        )
+        pytest.fail(f"uvicorn logged errors while serving:\n{messages}")
