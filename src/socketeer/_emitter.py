@@ -10,11 +10,12 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar, overload
 
 logger = logging.getLogger("socketeer")
 
 Handler = Callable[..., Any]
+H = TypeVar("H", bound=Handler)
 
 
 class Emitter:
@@ -25,11 +26,17 @@ class Emitter:
     def __init__(self) -> None:
         self._handlers: dict[str, list[Handler]] = {}
 
-    def on(self, event: str, handler: Handler | None = None) -> Any:
+    @overload
+    def on(self, event: str) -> Callable[[H], H]: ...
+
+    @overload
+    def on(self, event: str, handler: H) -> H: ...
+
+    def on(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
         """Register ``handler`` for ``event``; without a handler, work as a decorator."""
         if handler is None:
 
-            def decorator(func: Handler) -> Handler:
+            def decorator(func: H) -> H:
                 self._handlers.setdefault(event, []).append(func)
                 return func
 
@@ -66,6 +73,8 @@ _background: set[asyncio.Task[Any]] = set()
 
 
 def spawn(awaitable: Awaitable[Any], what: str) -> None:
+    """Run ``awaitable`` in the background; its exceptions are logged, never lost."""
+
     async def run() -> None:
         try:
             await awaitable

@@ -59,10 +59,15 @@ class EngineError:
         return 403 if self.code is ErrorCode.FORBIDDEN else 400
 
     def body(self) -> bytes:
-        """The JSON body ``{"code":N,"message":"..."}``."""
-        return json.dumps(
-            {"code": int(self.code), "message": self.message}, separators=(",", ":")
-        ).encode()
+        """The JSON body ``{"code":N,"message":"..."}``, as the JS server sends it.
+
+        For code 5 a ``context`` member says which version is supported: the JS client
+        only reads ``code`` and ``message``, and a person reading the answer learns why.
+        """
+        body: dict[str, object] = {"code": int(self.code), "message": self.message}
+        if self.code is ErrorCode.UNSUPPORTED_PROTOCOL_VERSION:
+            body["context"] = {"supported": [int(PROTOCOL_VERSION)], "detail": self.context}
+        return json.dumps(body, separators=(",", ":")).encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +107,7 @@ def parse_request(
     if version != PROTOCOL_VERSION:
         return EngineError.of(
             ErrorCode.UNSUPPORTED_PROTOCOL_VERSION,
-            f"EIO={version!r}",
-            message=f"Unsupported protocol version: this server speaks EIO={PROTOCOL_VERSION}",
+            f"EIO={version!r}; this server supports EIO={PROTOCOL_VERSION} only",
         )
     if websocket != (transport is Transport.WEBSOCKET):
         return EngineError.of(ErrorCode.BAD_REQUEST, "transport does not match the request")

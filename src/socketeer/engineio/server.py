@@ -152,9 +152,9 @@ class ServerSession:
     @property
     def writable(self) -> bool:
         """Whether a message sent now goes out at once (used for volatile messages)."""
-        if self.state is not SessionState.OPEN:
-            return False
-        return self.transport is Transport.WEBSOCKET or self._poll_pending
+        if self.state is SessionState.OPEN:
+            return self.transport is Transport.WEBSOCKET or self._poll_pending
+        return self.state is SessionState.PROBING and self._poll_pending
 
     def close(
         self,
@@ -339,7 +339,9 @@ class ServerSession:
             self._events.append(UpgradeAborted(description))
 
     def _handle_packet(self, packet: Packet, now: float) -> None:
-        if self.state is SessionState.CLOSING and packet.type is not PacketType.CLOSE:
+        if self.state is SessionState.CLOSED or (
+            self.state is SessionState.CLOSING and packet.type is not PacketType.CLOSE
+        ):
             return  # JS: "packet received with closed socket"
         match packet.type:
             case PacketType.MESSAGE:

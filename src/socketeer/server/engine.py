@@ -327,12 +327,7 @@ class EngineServer(Emitter):
     async def handle_http(self, request: HTTPRequest, body: HTTPBody) -> HTTPResponse:
         """Answer one polling request (or a CORS preflight)."""
         if not await self.cors.allows(request):
-            return self._refuse(
-                request,
-                eio.EngineError.of(
-                    eio.ErrorCode.FORBIDDEN, "origin not allowed", message="Not an accepted origin"
-                ),
-            )
+            return self._refuse_origin(request)
         if request.method == "OPTIONS":
             return HTTPResponse(204, self.cors.preflight_headers(request))
         parsed = eio.parse_request(
@@ -454,16 +449,7 @@ class EngineServer(Emitter):
     async def handle_websocket(self, request: HTTPRequest, channel: WebSocketChannel) -> None:
         """Serve one WebSocket until it closes: a new session, or an upgrade probe."""
         if not await self.cors.allows(request):
-            await channel.reject(
-                self._refuse(
-                    request,
-                    eio.EngineError.of(
-                        eio.ErrorCode.FORBIDDEN,
-                        "origin not allowed",
-                        message="Not an accepted origin",
-                    ),
-                )
-            )
+            await channel.reject(self._refuse_origin(request))
             return
         parsed = eio.parse_request(
             method=request.method, query=request.query, websocket=True, config=self.config
@@ -546,7 +532,16 @@ class EngineServer(Emitter):
                 items.append(("Content-Encoding", encoding))
         return HTTPResponse(200, items, data)
 
-    def _refuse(self, request: HTTPRequest, error: eio.EngineError) -> HTTPResponse:
+    def _refuse_origin(self, request: HTTPRequest) -> HTTPResponse:
+        """Refuse a request from an origin that is not allowed, without CORS headers."""
+        error = eio.EngineError.of(
+            eio.ErrorCode.FORBIDDEN, "origin not allowed", message="Not an accepted origin"
+        )
+        return self._refuse(request, error, cors=False)
+
+    def _refuse(
+        self, request: HTTPRequest, error: eio.EngineError, *, cors: bool = True
+    ) -> HTTPResponse:
         logger.debug(
             "refused %s %s: %s (%s)", request.method, request.path, error.message, error.context
         )
@@ -554,7 +549,9 @@ class EngineServer(Emitter):
             "connection_error",
             EngineConnectionError(request, error.code, error.message, error.context),
         )
-        headers = [*self.cors.response_headers(request), ("Content-Type", "application/json")]
+        headers = [("Content-Type", "application/json")]
+        if cors:
+            headers[:0] = self.cors.response_headers(request)
         return HTTPResponse(error.status, headers, error.body())
 
 

@@ -102,7 +102,7 @@ def same_origin(origin: str, request: HTTPRequest) -> bool:
     if not host or origin == "null":
         return False
     parts = urlsplit(origin)
-    if parts.scheme not in ("http", "https"):
+    if parts.scheme != ("https" if request.secure else "http"):
         return False
     default_port = "443" if parts.scheme == "https" else "80"
     origin_host = parts.hostname or ""

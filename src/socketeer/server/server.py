@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, overload
 
+from .._emitter import H
 from .._types import Room
 from ..adapters.base import LocalSockets
 from ..adapters.memory import Encode, InMemoryAdapter
@@ -153,20 +154,23 @@ class Server:
 
     # -- events of the server and the main namespace ----------------------------------------
 
-    def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+    @overload
+    def on(self, event: str) -> Callable[[H], H]: ...
+
+    @overload
+    def on(self, event: str, handler: H) -> H: ...
+
+    def on(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
         """``connection``/``connect`` listen on the main namespace; ``new_namespace`` on the
         server."""
-        if event == "new_namespace":
-            if handler is None:
+        if event != "new_namespace":
+            return self.sockets.on(event) if handler is None else self.sockets.on(event, handler)
 
-                def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
-                    self._listeners.setdefault(event, []).append(func)
-                    return func
+        def register(func: H) -> H:
+            self._listeners.setdefault(event, []).append(func)
+            return func
 
-                return decorator
-            self._listeners.setdefault(event, []).append(handler)
-            return handler
-        return self.sockets.on(event, handler)
+        return register if handler is None else register(handler)
 
     def _emit_server(self, event: str, *args: Any) -> None:
         for handler in tuple(self._listeners.get(event, ())):
