@@ -21,6 +21,13 @@ STARTUP_TIMEOUT = 10.0
 SHUTDOWN_TIMEOUT = 10.0
 
 
+# uvicorn 0.54 with websockets-sansio never marks the handshake complete after a
+# ``websocket.http.response`` (https://github.com/Kludex/uvicorn/pull/3138, open), so each
+# refused WebSocket logs this error although the client got the app's response. Tests that
+# refuse WebSockets still check the status and body the client received.
+_UVICORN_DENIAL_BUG = "ASGI callable returned without completing handshake."
+
+
 class _ErrorRecords(logging.Handler):
     """Collects the ERROR records uvicorn logs (e.g. "Exception in ASGI application")."""
 
@@ -29,7 +36,8 @@ class _ErrorRecords(logging.Handler):
         self.records: list[logging.LogRecord] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+        if record.getMessage() != _UVICORN_DENIAL_BUG:
+            self.records.append(record)
 
 
 class _TestServer(uvicorn.Server):
@@ -61,7 +69,9 @@ class ASGIServers:
         self.errors = _ErrorRecords()
 
     async def __call__(self, app: Any, **config: Any) -> str:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP explicitly: asyncio then sets TCP_NODELAY on accepted connections
+        # (it checks the protocol number), sparing ~40 ms of delayed ACK per response.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(("127.0.0.1", 0))

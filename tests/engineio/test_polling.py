@@ -248,6 +248,14 @@ class TestClientClose:
 class TestConcurrentRequests:
     """A client MUST NOT have two GETs (or two POSTs) at once; the server closes the session."""
 
+    def test_post_pending_while_a_body_is_read(self) -> None:
+        session = new_session()
+        assert not session.post_pending
+        assert session.begin_post(0.0) is None
+        assert session.post_pending
+        assert session.receive_post(b"4a", 0.0) is None
+        assert not session.post_pending
+
     def test_duplicate_get(self) -> None:
         # test-suite.js: the first GET answers "1", the second is refused, then 400.
         session = new_session()

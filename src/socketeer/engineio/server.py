@@ -121,6 +121,11 @@ class ServerSession:
         """Whether a polling GET is waiting for an answer."""
         return self._poll_pending
 
+    @property
+    def post_pending(self) -> bool:
+        """Whether a polling POST is being read."""
+        return self._post_pending
+
     def events_received(self) -> list[Event]:
         """Take the events reported since the last call."""
         events, self._events = self._events, []
