@@ -24,11 +24,13 @@ Limits of ``Decoder`` (each crossed limit raises ``RemoteProtocolError``):
   the attachments would otherwise hold the decoder forever. Over WebSocket the
   attachments follow in the next frames, over polling in the same payload, so 30 s only
   bites a stalled or hostile peer, while leaving room for large attachments on slow links.
-- ``max_depth`` (default 32, at most 200): the nesting cap of the JSON payload, the
+- ``max_depth`` (default 64, at most 200): the nesting cap of the JSON payload, the
   outer array or object being level 1. JavaScript has no limit but its stack; Python's
-  is smaller and other code walks the data recursively (placeholders, handlers,
-  re-encoding for a broadcast). 32 levels leave room for any sensible document. The check
-  costs two ``str.count`` calls when the payload holds no more brackets than the limit,
+  is smaller, and code downstream walks the data recursively (placeholders, handlers,
+  re-encoding for a broadcast, ``repr``). 64 keeps that code far from the recursion
+  limit while leaving room for deep real documents (rich-text trees with nested lists
+  go past 32). The check is free for payloads of at most ``2 * max_depth`` characters,
+  costs two ``str.count`` calls when the payload holds at most ``max_depth`` brackets,
   and an iterative walk otherwise; orjson itself refuses more than 1024 levels, so a
   megabyte of ``[`` fails fast.
 - ack ids have at most 16 digits and are at most ``MAX_ACK_ID`` (2**53 - 1, the
@@ -65,7 +67,7 @@ __all__ = [
 DEFAULT_MAX_ATTACHMENTS: Final = 10
 """Default cap on binary attachments per packet (the JavaScript ``maxAttachments``)."""
 
-DEFAULT_MAX_DEPTH: Final = 32
+DEFAULT_MAX_DEPTH: Final = 64
 """Default cap on payload nesting (lists and objects; the outer one is level 1)."""
 
 MAX_DEPTH_LIMIT: Final = 200
@@ -375,9 +377,13 @@ class Decoder:
                 data = _orjson_loads(payload)
             except ValueError:
                 data = _loads_like_js(payload)
+            # Depth d needs at least d openers and 2d characters: the cheap bounds spare
+            # the walk to nearly every payload.
             max_depth = self._max_depth
-            if payload.count("[") + payload.count("{") > max_depth and nesting_exceeds(
-                data, max_depth
+            if (
+                len(payload) > 2 * max_depth
+                and payload.count("[") + payload.count("{") > max_depth
+                and nesting_exceeds(data, max_depth)
             ):
                 raise RemoteProtocolError(f"payload nested deeper than {max_depth} levels")
         # Fast path for the common case, a well-formed EVENT; check_incoming otherwise.

@@ -44,6 +44,8 @@ __all__ = ["MsgpackCodec", "MsgpackDecoder", "MsgpackEncoder"]
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _LAST_TYPE: Final = PacketType.CONNECT_ERROR
+_PACKET_TYPES: Final = tuple(PacketType)
+_EVENT: Final = PacketType.EVENT
 _ABSENT: Final = object()
 
 
@@ -189,8 +191,16 @@ class MsgpackDecoder:
                 _normalize(data, self._max_depth, self._timestamp)
         else:
             data = None
-        packet_type = PacketType(ptype)
-        check_incoming(packet_type, data, present, ack_id)
+        packet_type = _PACKET_TYPES[ptype]
+        # Fast path for the common case, a well-formed EVENT; check_incoming otherwise.
+        if not (
+            packet_type is _EVENT
+            and type(data) is list
+            and data
+            and type(data[0]) is str
+            and data[0]
+        ):
+            check_incoming(packet_type, data, present, ack_id)
         return Packet(packet_type, namespace, data, ack_id)
 
 
