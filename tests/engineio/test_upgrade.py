@@ -335,7 +335,8 @@ class TestSessionEndsDuringUpgrade:
         session.close(1.0)
         assert session.events_received() == [UpgradeAborted("session closed")]
         assert session.state is SessionState.CLOSING
-        assert poll(session, 2.0) == payload("4last", "1")
+        assert poll(session, 2.0) == payload("4last")
+        assert poll(session, 3.0) == payload("1")
         assert_closed(session, CloseReason.FORCED_CLOSE)
 
     def test_ping_timeout_while_upgrading(self) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .._types import Room, SocketId
+from ..socketio.packets import Packet
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +54,15 @@ class LocalSockets(Protocol):
         ...
 
     def send_encoded(
-        self, ids: Iterable[SocketId], messages: Sequence[str | bytes], *, volatile: bool
+        self,
+        ids: Iterable[SocketId],
+        messages: Sequence[str | bytes],
+        *,
+        volatile: bool,
+        packet: Packet | None = None,
     ) -> None:
-        """Write pre-encoded engine messages to each of these local sockets."""
+        """Write pre-encoded engine messages to each of these local sockets (``packet`` is
+        what they encode, for the sockets' outgoing listeners)."""
         ...
 
     def disconnect_local(self, ids: Iterable[SocketId], *, close: bool) -> None:

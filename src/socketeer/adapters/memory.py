@@ -158,10 +158,12 @@ class InMemoryAdapter(Emitter):
 
     def broadcast(self, packet: Packet, options: BroadcastOptions) -> None:
         """Encode ``packet`` once and write it to every selected local socket."""
-        packet = self._with_offset(packet, options)
         ids = self.select(options)
+        sent = self._with_offset(packet, options)  # stored even when nobody is here now
         if ids:
-            self.local.send_encoded(ids, self.encode(packet), volatile=options.flags.volatile)
+            self.local.send_encoded(
+                ids, self.encode(sent), volatile=options.flags.volatile, packet=packet
+            )
 
     def broadcast_with_ack(
         self, packet: Packet, options: BroadcastOptions, register: AckRegistrar

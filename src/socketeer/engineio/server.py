@@ -66,6 +66,7 @@ class ServerSession:
 
     __slots__ = (
         "_close_deadline",
+        "_close_now",
         "_close_reason",
         "_events",
         "_next_ping",
@@ -108,6 +109,7 @@ class ServerSession:
         self._upgrade_deadline: float | None = None
         self._close_deadline: float | None = None
         self._close_reason = CloseReason.FORCED_CLOSE
+        self._close_now = False
 
     # -- what the runtime reads ------------------------------------------------------------
 
@@ -183,6 +185,7 @@ class ServerSession:
             return
         self.state = SessionState.CLOSING
         self._close_reason = reason
+        self._close_now = not wait_for_poll
         self._next_ping = self._pong_deadline = None
         self._close_deadline = now + self.config.close_timeout
 
@@ -216,8 +219,13 @@ class ServerSession:
         if not self._poll_pending:
             return None
         if self.state is SessionState.CLOSING:
-            self._outbox.append(CLOSE)
-            self._finish(self._close_reason, "closed by the server")
+            # Like the JS server, drain what is queued first and send the close packet in a
+            # poll of its own: the JS client handles a close packet at once but decoded
+            # Socket.IO packets on the next tick, so in one payload the close would win.
+            # At shutdown (close_now) there is no next poll to wait for.
+            if not self._outbox or self._close_now:
+                self._outbox.append(CLOSE)
+                self._finish(self._close_reason, "closed by the server")
         elif self.state is SessionState.CLOSED:
             if not self._outbox:
                 self._outbox = [CLOSE]

@@ -86,7 +86,12 @@ class Namespace(Emitter):
     # -- LocalSockets (what the adapter sees) -----------------------------------------------
 
     def send_encoded(
-        self, ids: Iterable[SocketId], messages: Sequence[str | bytes], *, volatile: bool
+        self,
+        ids: Iterable[SocketId],
+        messages: Sequence[str | bytes],
+        *,
+        volatile: bool,
+        packet: Packet | None = None,
     ) -> None:
         sockets = self.sockets
         single = messages[0] if len(messages) == 1 else None
@@ -97,6 +102,8 @@ class Namespace(Emitter):
             conn = socket.client.conn
             if volatile and not conn.writable:
                 continue
+            if socket._any_outgoing and packet is not None:
+                socket._notify_outgoing(packet)
             if single is not None:
                 conn.send(single)
             else:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .._emitter import Emitter, Handler, spawn
 from .._types import Room, SocketId
 from ..adapters.base import BroadcastFlags, BroadcastOptions
-from ..exceptions import AckTimeout, LocalProtocolError
+from ..exceptions import AckTimeout, Disconnected, LocalProtocolError
 from ..socketio.packets import RESERVED_EVENTS, Packet, PacketType
 from ._util import DONE, Done, ack_args, ack_result
 from .reasons import DisconnectReason
@@ -67,10 +67,10 @@ class Socket(Emitter):
     """
 
     __slots__ = (
+        "_ack_futures",
         "_acks",
         "_any",
         "_any_outgoing",
-        "_ids",
         "_middlewares",
         "client",
         "connected",
@@ -101,7 +101,9 @@ class Socket(Emitter):
         self.position = 0  # the recovery packet position when the socket connected
         self.handshake = client.handshake(auth)
         self._acks: dict[int, Callable[[list[Any]], None]] = {}
-        self._ids = 0
+        # emit_with_ack calls without a timeout: failed with Disconnected at disconnect
+        # instead of waiting forever (acks with a timeout keep running, as in JS).
+        self._ack_futures: dict[int, asyncio.Future[list[Any]]] = {}
         self._any: list[AnyHandler] = []
         self._any_outgoing: list[AnyHandler] = []
         self._middlewares: list[PacketMiddleware] = []
@@ -169,8 +171,6 @@ class Socket(Emitter):
             return DONE
         if volatile and not self.client.conn.writable:
             return DONE
-        for listener in tuple(self._any_outgoing):
-            _call(listener, event, *args)
         ack_id: int | None = None
         if callback is not None:
             ack_id = self._register_ack(callback, timeout, future)
@@ -182,8 +182,16 @@ class Socket(Emitter):
             )
             self.nsp.adapter.broadcast(packet, options)
         else:
+            self._notify_outgoing(packet)
             self.client.write(self.nsp.encode(packet))
         return DONE
+
+    def _notify_outgoing(self, packet: Packet) -> None:
+        """Call the outgoing catch-all listeners with an EVENT about to be sent."""
+        data = packet.data
+        if self._any_outgoing and isinstance(data, list) and data:
+            for listener in tuple(self._any_outgoing):
+                _call(listener, data[0], *data[1:])
 
     def _register_ack(
         self,
@@ -191,17 +199,22 @@ class Socket(Emitter):
         timeout: float | None,
         future: asyncio.Future[list[Any]] | None = None,
     ) -> int:
-        self._ids += 1
-        ack_id = self._ids
+        # One counter per namespace for socket and broadcast acks alike, as the JS server
+        # does (nsp._ids), so the two kinds never share an id on one socket.
+        ack_id = self.nsp._next_ack_id()
         timer: asyncio.TimerHandle | None = None
 
         def on_ack(args: list[Any]) -> None:
             if timer is not None:
                 timer.cancel()
+            self._ack_futures.pop(ack_id, None)
             _call(callback, *args)
 
         self._acks[ack_id] = on_ack
-        if timeout is not None:
+        if timeout is None:
+            if future is not None:
+                self._ack_futures[ack_id] = future
+        else:
 
             def expire() -> None:
                 if self._acks.pop(ack_id, None) is None:
@@ -408,7 +421,11 @@ class Socket(Emitter):
         adapter.delete_all(self.id)
         self.nsp._remove(self)
         self.client.remove(self)
-        self._acks.clear()
+        for ack_id, future in self._ack_futures.items():
+            self._acks.pop(ack_id, None)
+            if not future.done():
+                future.set_exception(Disconnected(reason.value))
+        self._ack_futures.clear()
         self._emit_background("disconnect", reason.value)
 
 

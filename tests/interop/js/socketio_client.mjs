@@ -26,6 +26,7 @@
 //        hand a packet to socket.packet() as-is (bypasses the client's reserved-name check)
 //   {"cmd":"try_emit","socket":"a","event":"connect"}  prints "try_emit" {error or null}
 //   {"cmd":"disconnect","socket":"a"}        socket.disconnect()
+//   {"cmd":"reconnect","socket":"a"}         socket.connect() (join the namespace again)
 //   {"cmd":"close_engine","socket":"a"}      close the Engine.IO connection under the socket
 //   {"cmd":"state","socket":"a"}             prints "state" {connected, id, transport}
 // End of stdin disconnects every socket and exits.
@@ -39,9 +40,10 @@
 //   <s>:outgoing     name, args                   every outgoing event (onAnyOutgoing)
 //   <s>:listener     name, args                   a socket.on(x) listener ("listen")
 //   <s>:ack          ref, args | value | error    the answer to an emit with "ack"
-//   <s>:try_emit     event, error
+//   <s>:try_emit     name, error
 //   <s>:state        connected, id, transport
 //   <m>:upgrade      transport                    (manager label) the engine upgraded
+//   <m>:ping                                      (manager label) a server ping arrived
 //   <m>:manager_close  reason, description        (manager label) the Manager closed
 //   command_error    message                      (no label) a bad command line
 
@@ -117,6 +119,7 @@ function managerFor(label, options) {
   managers.set(label, manager);
   const engine = manager.engine;
   engine.on("upgrade", (transport) => say(label, "upgrade", { transport: transport.name }));
+  manager.on("ping", () => say(label, "ping"));
   manager.on("close", (reason, description) =>
     say(label, "manager_close", { reason: describe(reason), description: describe(description) }),
   );
@@ -236,11 +239,14 @@ function run(command) {
       } catch (err) {
         error = describe(err);
       }
-      say(label, "try_emit", { event: command.event, error });
+      say(label, "try_emit", { name: command.event, error });
       break;
     }
     case "disconnect":
       entry(command).socket.disconnect();
+      break;
+    case "reconnect":
+      entry(command).socket.connect();
       break;
     case "close_engine":
       entry(command).manager.engine.close();
