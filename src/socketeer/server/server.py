@@ -103,6 +103,12 @@ class Server:
 
     # -- namespaces ------------------------------------------------------------------------
 
+    @overload
+    def of(self, name: str) -> Namespace: ...
+
+    @overload
+    def of(self, name: re.Pattern[str] | NamespaceMatcher) -> ParentNamespace: ...
+
     def of(self, name: str | re.Pattern[str] | NamespaceMatcher) -> Namespace:
         """The namespace ``name``, created on first use; a regex or a callable
         ``(name, auth) -> bool`` makes a parent of dynamic namespaces."""
