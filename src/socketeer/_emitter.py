@@ -55,18 +55,31 @@ class Emitter:
         """Call the handlers; return the awaitables that async handlers produced."""
         pending: list[Awaitable[Any]] = []
         for handler in tuple(self._handlers.get(event, ())):
-            try:
-                result = handler(*args)
-            except Exception:  # a user handler failed; the server must go on
-                logger.exception("error in %r handler", event)
-                continue
-            if inspect.isawaitable(result):
-                pending.append(result)
+            awaitable = invoke(handler, args, event)
+            if awaitable is not None:
+                pending.append(awaitable)
         return pending
 
     def _emit_background(self, event: str, *args: Any) -> None:
         for awaitable in self._emit(event, *args):
             spawn(awaitable, event)
+
+
+def invoke(handler: Handler, args: tuple[Any, ...], what: str) -> Awaitable[Any] | None:
+    """Call a user handler; log what it raises; return its result when it is awaitable."""
+    try:
+        result = handler(*args)
+    except Exception:  # a user handler failed; the caller must go on
+        logger.exception("error in %r handler", what)
+        return None
+    return result if inspect.isawaitable(result) else None
+
+
+def call_in_background(handler: Handler, *args: Any, what: str = "callback") -> None:
+    """Call a user handler; when it returns an awaitable, run that in the background."""
+    awaitable = invoke(handler, args, what)
+    if awaitable is not None:
+        spawn(awaitable, what)
 
 
 _background: set[asyncio.Task[Any]] = set()
@@ -86,4 +99,4 @@ def spawn(awaitable: Awaitable[Any], what: str) -> None:
     task.add_done_callback(_background.discard)
 
 
-__all__ = ["Emitter", "Handler", "spawn"]
+__all__ = ["Emitter", "Handler", "call_in_background", "invoke", "spawn"]

@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._emitter import Emitter, Handler, spawn
+from .._emitter import Emitter, Handler, call_in_background, spawn
 from .._types import Room, SocketId
 from ..adapters.base import BroadcastFlags, BroadcastOptions
 from ..exceptions import AckTimeout, Disconnected, LocalProtocolError
@@ -191,7 +191,7 @@ class Socket(Emitter):
         data = packet.data
         if self._any_outgoing and isinstance(data, list) and data:
             for listener in tuple(self._any_outgoing):
-                _call(listener, data[0], *data[1:])
+                call_in_background(listener, data[0], *data[1:])
 
     def _register_ack(
         self,
@@ -208,7 +208,7 @@ class Socket(Emitter):
             if timer is not None:
                 timer.cancel()
             self._ack_futures.pop(ack_id, None)
-            _call(callback, *args)
+            call_in_background(callback, *args)
 
         self._acks[ack_id] = on_ack
         if timeout is None:
@@ -224,7 +224,7 @@ class Socket(Emitter):
                     if not future.done():
                         future.set_exception(error)
                 else:
-                    _call(callback, error)
+                    call_in_background(callback, error)
 
             timer = asyncio.get_running_loop().call_later(timeout, expire)
         return ack_id
@@ -371,7 +371,7 @@ class Socket(Emitter):
 
     def _dispatch(self, event: str, args: list[Any], ack_id: int | None) -> None:
         for listener in tuple(self._any):
-            _call(listener, event, *args)
+            call_in_background(listener, event, *args)
         handlers = self._handlers.get(event)
         if not handlers:
             if ack_id is not None:
@@ -469,17 +469,6 @@ class _SocketEmitter:
         timeout = self._timeout if self._timeout is not None else socket.nsp.server.ack_timeout
         socket._emit_packet(event, args, resolve, timeout, volatile=self._volatile, future=future)
         return ack_result(await future)
-
-
-def _call(handler: Callable[..., Any], *args: Any) -> None:
-    """Call a user callback; run it in the background when it is a coroutine function."""
-    try:
-        result = handler(*args)
-    except Exception:  # a user callback failed; the server must go on
-        logger.exception("error in callback %r", handler)
-        return
-    if inspect.isawaitable(result):
-        spawn(result, getattr(handler, "__name__", "callback"))
 
 
 def _remove(handlers: list[AnyHandler], handler: AnyHandler | None) -> None:
