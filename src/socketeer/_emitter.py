@@ -61,6 +61,8 @@ class Emitter:
         return pending
 
     def _emit_background(self, event: str, *args: Any) -> None:
+        if event not in self._handlers:
+            return  # the common case on hot paths: nobody listens
         for awaitable in self._emit(event, *args):
             spawn(awaitable, event)
 
@@ -72,7 +74,7 @@ def invoke(handler: Handler, args: tuple[Any, ...], what: str) -> Awaitable[Any]
     except Exception:  # a user handler failed; the caller must go on
         logger.exception("error in %r handler", what)
         return None
-    return result if inspect.isawaitable(result) else None
+    return result if result is not None and inspect.isawaitable(result) else None
 
 
 def call_in_background(handler: Handler, *args: Any, what: str = "callback") -> None:

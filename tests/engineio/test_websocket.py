@@ -19,6 +19,7 @@ from .helpers import (
     assert_open,
     assert_silent,
     new_session,
+    poll,
     upgrade,
 )
 
@@ -146,3 +147,27 @@ class TestClose:
         session.ws_error(1.0, "x")
         assert_open(session)
         assert session.transport is Transport.POLLING
+
+
+class TestDirectPath:
+    """``direct``: when a runtime may bypass the machine for plain messages."""
+
+    def test_open_websocket_with_nothing_queued(self) -> None:
+        session = new_session(Transport.WEBSOCKET)
+        session.ws_messages_to_send()
+        assert session.direct
+        assert session.send_message("queued")
+        assert not session.direct  # a queued message must go first, in order
+        assert session.ws_messages_to_send() == ["4queued"]
+        assert session.direct
+        session.handle_timer(25.0)  # a ping is queued: everything goes through the queue
+        assert not session.direct
+        session.ws_messages_to_send()
+        assert session.direct
+        session.close(26.0)
+        assert not session.direct
+
+    def test_never_on_polling(self) -> None:
+        session = new_session()
+        poll(session)
+        assert not session.direct

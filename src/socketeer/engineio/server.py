@@ -119,6 +119,19 @@ class ServerSession:
         return self.state is SessionState.CLOSED
 
     @property
+    def direct(self) -> bool:
+        """Whether plain messages may skip this machine: the session is open on WebSocket
+        and nothing is queued, so a runtime may write an encoded MESSAGE straight to the
+        socket and hand a received one straight to its reader (the hot path). Everything
+        else (heartbeats, upgrades, closing) still goes through the methods below.
+        """
+        return (
+            self.state is SessionState.OPEN
+            and self.transport is Transport.WEBSOCKET
+            and not self._outbox
+        )
+
+    @property
     def poll_pending(self) -> bool:
         """Whether a polling GET is waiting for an answer."""
         return self._poll_pending
@@ -135,17 +148,11 @@ class ServerSession:
 
     def next_deadline(self) -> float | None:
         """When ``handle_timer`` must run next, or None."""
-        deadlines = [
-            d
-            for d in (
-                self._next_ping,
-                self._pong_deadline,
-                self._upgrade_deadline,
-                self._close_deadline,
-            )
-            if d is not None
-        ]
-        return min(deadlines) if deadlines else None
+        earliest = self._next_ping
+        for deadline in (self._pong_deadline, self._upgrade_deadline, self._close_deadline):
+            if deadline is not None and (earliest is None or deadline < earliest):
+                earliest = deadline
+        return earliest
 
     # -- commands --------------------------------------------------------------------------
 

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("socketeer.server")
 
+MAX_EARLY_PACKETS = 1000
+"""Packets a client may send for a namespace before its CONNECT is answered."""
+
 
 class Connection:
     """The Socket.IO side of one Engine.IO session."""
@@ -36,6 +39,7 @@ class Connection:
         "_attachment_timer",
         "_closed",
         "_connect_timer",
+        "_loop",
         "_pending",
         "conn",
         "decoder",
@@ -48,14 +52,16 @@ class Connection:
         self.conn = conn
         self.decoder = server.codec.decoder()
         self.sockets: dict[str, Socket] = {}
-        self._pending: set[str] = set()
+        # Namespaces whose CONNECT is being decided (middlewares), with the packets that
+        # arrived for them meanwhile: delivered once the socket exists, dropped if refused.
+        self._pending: dict[str, list[Packet]] = {}
         self._closed = False
         self._attachment_timer: asyncio.TimerHandle | None = None
-        loop = asyncio.get_running_loop()
+        self._loop = loop = asyncio.get_running_loop()
         self._connect_timer: asyncio.TimerHandle | None = loop.call_later(
             server.connect_timeout, self._on_connect_timeout
         )
-        conn.on("message", self._on_message)
+        conn.on_message = self._on_message
         conn.on("close", self._on_engine_close)
 
     def handshake(self, auth: dict[str, Any]) -> dict[str, Any]:
@@ -85,14 +91,14 @@ class Connection:
     def _on_message(self, data: str | bytes) -> None:
         if self._closed:
             return
-        now = asyncio.get_running_loop().time()
         try:
-            packet = self.decoder.receive(data, now)
+            packet = self.decoder.receive(data, self._loop.time())
         except RemoteProtocolError as exc:
             logger.debug("invalid packet from %s: %s", self.conn.sid, exc)
             self.fail(DisconnectReason.PARSE_ERROR)
             return
-        self._arm_attachment_timer()
+        if self._attachment_timer is not None or self.decoder.deadline is not None:
+            self._arm_attachment_timer()
         if packet is not None:
             self._route(packet)
 
@@ -123,14 +129,18 @@ class Connection:
                 self.fail(DisconnectReason.PARSE_ERROR)  # JS: "invalid state", then close
                 return
             auth = packet.data if isinstance(packet.data, dict) else {}
-            self._pending.add(name)
+            self._pending[name] = []
             spawn(self._connect(name, auth), "connect")
-        elif socket is None:
-            # An event for a namespace the client has not joined (JS closes the client).
-            if name not in self._pending:
-                self.fail(DisconnectReason.PARSE_ERROR)
-        else:
+        elif socket is not None:
             socket._on_packet(packet)
+        else:
+            early = self._pending.get(name)
+            if early is None or len(early) >= MAX_EARLY_PACKETS:
+                # A packet for a namespace the client has not joined (JS closes the
+                # client), or too many sent before the CONNECT was answered.
+                self.fail(DisconnectReason.PARSE_ERROR)
+            else:
+                early.append(packet)
 
     async def _connect(self, name: str, auth: dict[str, Any]) -> None:
         try:
@@ -162,8 +172,12 @@ class Connection:
                 # Missed packets go out before the CONNECT reply, as the JS server sends them.
                 self.write(nsp.encode(Packet(PacketType.EVENT, name, data)))
             nsp._add(socket)
+            for packet in self._pending.pop(name, ()):
+                if not socket.connected:
+                    break
+                socket._on_packet(packet)
         finally:
-            self._pending.discard(name)
+            self._pending.pop(name, None)
 
     async def _new_socket(
         self, nsp: Namespace, auth: dict[str, Any]

@@ -90,11 +90,13 @@ class EngineSocket(Emitter):
 
     __slots__ = (
         "_closed_event",
+        "_loop",
         "_poll_waiter",
         "_settling",
         "_timer",
         "_timer_at",
         "_ws",
+        "on_message",
         "request",
         "server",
         "session",
@@ -103,6 +105,10 @@ class EngineSocket(Emitter):
 
     def __init__(self, server: EngineServer, session: eio.ServerSession, request: HTTPRequest):
         super().__init__()
+        self._loop = asyncio.get_running_loop()
+        # A direct receiver of messages (the Socket.IO layer sets it): called before the
+        # "message" listeners, without going through the emitter.
+        self.on_message: Callable[[str | bytes], None] | None = None
         self.server = server
         self.session = session
         self.sid = session.sid
@@ -131,6 +137,12 @@ class EngineSocket(Emitter):
 
     def send(self, data: str | bytes) -> bool:
         """Queue a message; False when the session is closing (the message is dropped)."""
+        ws = self._ws
+        if ws is not None and self.session.direct and not self._settling:
+            # The hot path: an open WebSocket with nothing queued (see ServerSession.direct).
+            ws.write(("4" + data,) if type(data) is str else (data,))
+            self._emit_background("drain")
+            return True
         sent = self.session.send_message(data)
         self._settle()
         return sent
@@ -191,6 +203,8 @@ class EngineSocket(Emitter):
     def _dispatch(self, event: eio.Event) -> None:
         match event:
             case eio.MessageReceived(data):
+                if self.on_message is not None:
+                    self.on_message(data)
                 self._emit_background("message", data)
             case eio.UpgradeCompleted():
                 self._emit_background("upgrade", self.transport)
@@ -210,15 +224,11 @@ class EngineSocket(Emitter):
         if self._timer is not None:
             self._timer.cancel()
         self._timer_at = deadline
-        self._timer = (
-            None
-            if deadline is None
-            else asyncio.get_running_loop().call_at(deadline, self._on_timer)
-        )
+        self._timer = None if deadline is None else self._loop.call_at(deadline, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = self._timer_at = None
-        self.session.handle_timer(self.server._now())
+        self.session.handle_timer(self._loop.time())
         self._settle()
 
     def _teardown(self) -> None:
@@ -497,7 +507,14 @@ class EngineServer(Emitter):
                 session.ws_closed(self._now())
                 socket._settle()
                 break
-            session.receive_ws(data, self._now())
+            if session.direct and (type(data) is bytes or data[:1] == "4"):
+                # The hot path: a plain message on an open WebSocket (ServerSession.direct).
+                message = data if type(data) is bytes else data[1:]
+                if socket.on_message is not None:
+                    socket.on_message(message)
+                socket._emit_background("message", message)
+                continue
+            session.receive_ws(data, socket._loop.time())
             if upgrading and session.state is eio.SessionState.UPGRADING:
                 upgrading = False
                 socket._emit_background("upgrading", "websocket")

@@ -7,7 +7,7 @@ import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from .._emitter import Emitter, Handler, call_in_background, spawn
 from .._types import Room, SocketId
@@ -361,7 +361,7 @@ class Socket(Emitter):
         for middleware in tuple(self._middlewares):
             try:
                 result = middleware(event, args)
-                if inspect.isawaitable(result):
+                if _awaitable(result):
                     await result
             except Exception as exc:  # noqa: BLE001 - raising is how a middleware refuses
                 self._emit_background("error", exc)
@@ -385,11 +385,11 @@ class Socket(Emitter):
                 logger.exception("error in %r handler", event)
                 result = None
             if first and ack_id is not None:
-                if inspect.isawaitable(result):
+                if _awaitable(result):
                     spawn(self._ack_when_done(result, ack_id), event)
                 else:
                     self._send_ack(ack_id, ack_args(result))
-            elif inspect.isawaitable(result):
+            elif _awaitable(result):
                 spawn(result, event)
             first = False
 
@@ -469,6 +469,14 @@ class _SocketEmitter:
         timeout = self._timeout if self._timeout is not None else socket.nsp.server.ack_timeout
         socket._emit_packet(event, args, resolve, timeout, volatile=self._volatile, future=future)
         return ack_result(await future)
+
+
+_PLAIN_RESULTS = (type(None), tuple, list, dict, str, int, float, bool, bytes)
+
+
+def _awaitable(result: Any) -> TypeGuard[Awaitable[Any]]:
+    """``inspect.isawaitable``, quick for the plain values handlers usually return."""
+    return type(result) not in _PLAIN_RESULTS and inspect.isawaitable(result)
 
 
 def _remove(handlers: list[AnyHandler], handler: AnyHandler | None) -> None:
