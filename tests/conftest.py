@@ -3,6 +3,13 @@
 ``serve_asgi``: serve an ASGI app with uvicorn on 127.0.0.1 (a free port) inside the test's
 event loop; ``base_url = await serve_asgi(app)``. The server is shut down at teardown, and
 the test fails if uvicorn logged an error (an exception escaped the app) while it ran.
+
+``serve_native``: the same for socketeer's native front-end; ``base_url = await
+serve_native(io, **serve_options)`` (``io`` an ``EngineServer`` or a Socket.IO ``Server``).
+The test fails if the front-end (or asyncio, on its behalf) logged an error.
+
+``frontend``: "asgi" unless a test parametrizes it indirectly, e.g. with ``BOTH_FRONTENDS``,
+to run against both front-ends; fixtures that start servers pick one with it.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ from typing import Any
 
 import pytest
 import uvicorn
+
+from socketeer.native import NativeServer, serve
 
 STARTUP_TIMEOUT = 10.0
 SHUTDOWN_TIMEOUT = 10.0
@@ -149,3 +158,85 @@ async def serve_asgi() -> AsyncIterator[ASGIServers]:
             for record in servers.errors.records
         )
         pytest.fail(f"uvicorn logged errors while serving:\n{messages}")
+
+
+# ---- the native front-end ---------------------------------------------------------------
+
+FRONTENDS = ["asgi", "native"]
+BOTH_FRONTENDS = pytest.mark.parametrize("frontend", FRONTENDS, indirect=True)
+"""Run a test against uvicorn + ``ASGIApp`` and against the native front-end."""
+
+
+@pytest.fixture
+def frontend(request: pytest.FixtureRequest) -> str:
+    """The front-end that serves the test's server: "asgi" (default) or "native"."""
+    name: str = getattr(request, "param", "asgi")
+    assert name in FRONTENDS, name
+    return name
+
+
+class _NativeErrors(logging.Handler):
+    """Collects ERROR records of the native front-end, and asyncio's (a protocol failed)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+class NativeServers:
+    """What ``serve_native`` yields: ``base_url = await serve_native(io, **options)``."""
+
+    LOGGERS = ("socketeer.native", "asyncio")
+
+    def __init__(self) -> None:
+        self.running: list[NativeServer] = []
+        self.errors = _NativeErrors()
+
+    async def __call__(self, io: Any, **options: Any) -> str:
+        server = await serve(io, "127.0.0.1", 0, **options)
+        self.running.append(server)
+        return server.url
+
+    async def stop_all(self) -> None:
+        running, self.running = self.running, []
+        for server in running:
+            server.close()
+        failures: list[str] = []
+        for server in running:
+            try:
+                async with asyncio.timeout(SHUTDOWN_TIMEOUT):
+                    await server.wait_closed()
+            except TimeoutError:
+                server.abort()
+                failures.append(f"the native server did not shut down within {SHUTDOWN_TIMEOUT} s")
+        if failures:
+            pytest.fail("; ".join(failures))
+
+
+@pytest.fixture
+async def serve_native() -> AsyncIterator[NativeServers]:
+    """Serve with the native front-end on 127.0.0.1: ``url = await serve_native(io)``."""
+    servers = NativeServers()
+    loggers = [logging.getLogger(name) for name in NativeServers.LOGGERS]
+    for logger in loggers:
+        logger.addHandler(servers.errors)
+    try:
+        yield servers
+        await servers.stop_all()
+    finally:
+        for logger in loggers:
+            logger.removeHandler(servers.errors)
+    if servers.errors.records:
+        messages = "\n".join(
+            f"{record.name}: {record.getMessage()}"
+            + (
+                f"\n{logging.Formatter().formatException(record.exc_info)}"
+                if record.exc_info
+                else ""
+            )
+            for record in servers.errors.records
+        )
+        pytest.fail(f"the native front-end logged errors while serving:\n{messages}")

@@ -21,11 +21,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture
-async def node(serve_asgi: Any) -> AsyncIterator[NodeScripts]:
+async def node(serve_asgi: Any, serve_native: Any) -> AsyncIterator[NodeScripts]:
     """Start Node scripts: ``proc = await node("engine_client", url, options_json)``.
 
-    Depends on ``serve_asgi`` so that the scripts are stopped before the servers they talk
-    to (teardown runs in reverse order of setup).
+    Depends on ``serve_asgi`` and ``serve_native`` so that the scripts are stopped before
+    the servers they talk to (teardown runs in reverse order of setup).
     """
     scripts = NodeScripts()
     try:

@@ -23,7 +23,10 @@ import pytest
 
 import socketeer
 
+from ..conftest import BOTH_FRONTENDS
 from .node import DEFAULT_TIMEOUT, EngineClientFactory, NodeScript, big_string
+
+pytestmark = BOTH_FRONTENDS  # uvicorn + ASGIApp, and the native front-end
 
 T = TypeVar("T")
 
@@ -63,7 +66,7 @@ StartEngine = Callable[..., Awaitable[EngineHarness]]
 
 
 @pytest.fixture
-def start_engine(serve_asgi: Any) -> StartEngine:
+def start_engine(serve_asgi: Any, serve_native: Any, frontend: str) -> StartEngine:
     """``harness = await start_engine(**EngineServer options, greeting=None, echo=True)``."""
 
     async def start(
@@ -94,7 +97,10 @@ def start_engine(serve_asgi: Any) -> StartEngine:
             if greeting is not None:
                 socket.send(greeting)
 
-        harness.url = await serve_asgi(socketeer.ASGIApp(server))
+        if frontend == "native":
+            harness.url = await serve_native(server)
+        else:
+            harness.url = await serve_asgi(socketeer.ASGIApp(server))
         return harness
 
     return start

@@ -45,6 +45,7 @@ import pytest
 
 import socketeer
 
+from ..conftest import BOTH_FRONTENDS
 from .node import Event, NodeScript, NodeScripts
 
 K = TypeVar("K")
@@ -167,13 +168,20 @@ StartServer = Callable[..., Awaitable[Recorder]]
 
 
 @pytest.fixture
-def start_server(serve_asgi: Any) -> StartServer:
-    """``rec = await start_server(**Server options)``: the main namespace is watched."""
+def start_server(serve_asgi: Any, serve_native: Any, frontend: str) -> StartServer:
+    """``rec = await start_server(**Server options)``: the main namespace is watched.
+
+    Served by uvicorn + ``ASGIApp``, or by the native front-end for tests marked
+    ``BOTH_FRONTENDS``.
+    """
 
     async def start(**options: Any) -> Recorder:
         rec = Recorder(socketeer.Server(**options))
         rec.watch(rec.io.of("/"))
-        rec.url = await serve_asgi(socketeer.ASGIApp(rec.io))
+        if frontend == "native":
+            rec.url = await serve_native(rec.io)
+        else:
+            rec.url = await serve_asgi(socketeer.ASGIApp(rec.io))
         return rec
 
     return start
@@ -257,7 +265,11 @@ class Client:
             seen.append((name, args))
 
     async def reply(self, label: str, event: str, *args: Any, never: bool = False) -> None:
-        """Make ``label`` answer acks of ``event`` with ``args`` (or never)."""
+        """Make ``label`` answer acks of ``event`` with ``args`` (or never).
+
+        Returns once the script confirms: stdin and the socket are two channels, so an event
+        sent right after could otherwise reach the client before this command.
+        """
         await self.script.send(
             {
                 "cmd": "reply",
@@ -267,6 +279,7 @@ class Client:
                 "never": never,
             }
         )
+        assert (await self.expect(label, "replying"))["name"] == event
 
     async def command(self, cmd: str, label: str, **fields: Any) -> None:
         await self.script.send({"cmd": cmd, "socket": label, **fields})
@@ -309,6 +322,7 @@ async def connect_three(
 # ---- connecting --------------------------------------------------------------------------
 
 
+@BOTH_FRONTENDS
 @ALL_MODES
 async def test_connect_ids_and_handshake(
     start_server: StartServer, sio: StartClient, mode: str
@@ -517,6 +531,7 @@ async def test_connect_timeout_drops_a_client_without_namespace(
 # ---- events and acknowledgements ---------------------------------------------------------
 
 
+@BOTH_FRONTENDS
 @ALL_MODES
 async def test_events_and_acks_both_ways(
     start_server: StartServer, sio: StartClient, mode: str
@@ -845,6 +860,7 @@ async def test_catch_all_listeners_and_packet_middleware(
 # ---- rooms and broadcasting --------------------------------------------------------------
 
 
+@BOTH_FRONTENDS
 @ALL_MODES
 async def test_broadcast_operators(start_server: StartServer, sio: StartClient, mode: str) -> None:
     rec = await start_server()
@@ -1021,7 +1037,8 @@ async def test_fetch_join_leave_and_disconnect_sockets(
     assert adapter.rooms == {}
     assert adapter.sids == {}
     assert await io.fetch_sockets() == []
-    assert await io.server_side_emit("hello", 1) == []  # a single node: nobody to tell
+    await io.server_side_emit("hello", 1)  # a single node: nobody to tell
+    assert await io.server_side_emit_with_ack("hello", 1) == []
     for label in "abc":
         assert len(client.script.seen(f"{label}:disconnect")) == 1
 
@@ -1029,6 +1046,7 @@ async def test_fetch_join_leave_and_disconnect_sockets(
 # ---- disconnections ----------------------------------------------------------------------
 
 
+@BOTH_FRONTENDS
 @ALL_MODES
 async def test_disconnect_reasons(start_server: StartServer, sio: StartClient, mode: str) -> None:
     rec = await start_server()
@@ -1092,6 +1110,7 @@ async def test_disconnect_reasons(start_server: StartServer, sio: StartClient, m
     assert len(joins) == 15  # 5 sockets x (own room, "everyone", "room-<label>")
 
 
+@BOTH_FRONTENDS
 @ALL_MODES
 async def test_ping_timeout(start_server: StartServer, sio: StartClient, mode: str) -> None:
     rec = await start_server(ping_interval=0.2, ping_timeout=0.3)

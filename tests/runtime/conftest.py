@@ -22,11 +22,23 @@ class ServeASGI(Protocol):
     async def stop_all(self) -> None: ...
 
 
+class ServeNative(Protocol):
+    """The ``serve_native`` fixture of ``tests/conftest.py``."""
+
+    async def __call__(self, io: Any, **options: Any) -> str: ...
+
+    async def stop_all(self) -> None: ...
+
+
 @pytest.fixture
-async def start(serve_asgi: ServeASGI) -> AsyncIterator[Start]:
+async def start(
+    serve_asgi: ServeASGI, serve_native: ServeNative, frontend: str
+) -> AsyncIterator[Start]:
     """Serve a recording ``EngineServer``; ``await start(echo=False, app_options=..., **opts)``.
 
-    Teardown closes the HTTP clients before ``serve_asgi`` stops the servers.
+    The ``frontend`` fixture picks uvicorn + ``ASGIApp`` or the native front-end (which
+    takes ``app_options={"path": ...}`` only, and ignores ``uvicorn_options``).
+    Teardown closes the HTTP clients before the servers are stopped.
     """
     harnesses: list[Harness] = []
 
@@ -42,7 +54,10 @@ async def start(serve_asgi: ServeASGI) -> AsyncIterator[Start]:
         record(harness, echo=echo)
         app = socketeer.ASGIApp(harness.server, **(app_options or {}))
         harness.path = app.path
-        harness.base_url = await serve_asgi(app, **(uvicorn_options or {}))
+        if frontend == "native":
+            harness.base_url = await serve_native(harness.server, path=app.path)
+        else:
+            harness.base_url = await serve_asgi(app, **(uvicorn_options or {}))
         return harness
 
     try:

@@ -262,6 +262,20 @@ async def recv(ws: ClientConnection, within: float = TIMEOUT) -> str | bytes:
     return await asyncio.wait_for(ws.recv(), within)
 
 
+async def recv_message(ws: ClientConnection, within: float = TIMEOUT) -> str | bytes:
+    """The next message that is not a server ping; pings are answered, as a client does.
+
+    With the suite's 0.3 s ping interval a ping may come before the message a test waits
+    for (after an upgrade, the held ping is the first thing on the WebSocket).
+    """
+    async with asyncio.timeout(within):
+        while True:
+            message = await ws.recv()
+            if message != "2":
+                return message
+            await ws.send("3")
+
+
 async def ws_close_code(ws: ClientConnection, within: float = TIMEOUT) -> int | None:
     """Wait until the server closes ``ws`` (messages meanwhile are dropped); its close code."""
     async with asyncio.timeout(within):

@@ -17,7 +17,10 @@ from websockets.exceptions import ConnectionClosed
 
 from socketeer._types import SessionId
 
+from ..conftest import BOTH_FRONTENDS
 from .helpers import SEP, Harness, Start, eventually, get, recv, ws_close_code
+
+pytestmark = BOTH_FRONTENDS  # uvicorn + ASGIApp, and the native front-end
 
 UNSUPPORTED = "Unsupported protocol version"
 

@@ -19,7 +19,10 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection
 
-from .helpers import SEP, Harness, Start, error_body, recv, ws_close_code
+from ..conftest import BOTH_FRONTENDS
+from .helpers import SEP, Harness, Start, error_body, recv, recv_message, ws_close_code
+
+pytestmark = BOTH_FRONTENDS  # uvicorn + ASGIApp, and the native front-end
 
 PING_INTERVAL = 0.3
 PING_TIMEOUT = 0.2
@@ -199,7 +202,7 @@ async def websocket_sends_and_receives_a_plain_text_packet(harness: Harness) -> 
     async with harness.websocket() as ws:
         assert str(await recv(ws)).startswith("0")  # handshake
         await ws.send("4hello")
-        assert await recv(ws) == "4hello"
+        assert await recv_message(ws) == "4hello"
 
 
 async def websocket_sends_and_receives_a_binary_packet(harness: Harness) -> None:
@@ -294,7 +297,7 @@ async def successfully_upgrades_from_polling_to_websocket(harness: Harness) -> N
         assert poll.text == "6"  # a noop cleanly ends the pending poll
         await ws.send("5")
         await ws.send("4hello")
-        assert await recv(ws) == "4hello"
+        assert await recv_message(ws) == "4hello"
     assert await harness.upgraded(sid)
 
 
@@ -309,7 +312,7 @@ async def ignores_http_requests_with_same_sid_after_upgrade(harness: Harness) ->
         assert poll.status_code == 400
         assert poll.json() == error_body(3, "Bad request")
         await ws.send("4hello")
-        assert await recv(ws) == "4hello"
+        assert await recv_message(ws) == "4hello"
 
 
 async def ignores_websocket_connection_with_same_sid_after_upgrade(
@@ -325,7 +328,7 @@ async def ignores_websocket_connection_with_same_sid_after_upgrade(
         assert second.status_code == 400
         assert second.json() == error_body(3, "Bad request")
         await ws.send("4hello")
-        assert await recv(ws) == "4hello"
+        assert await recv_message(ws) == "4hello"
     assert (await harness.closed(sid)).reason == "transport close"
 
 

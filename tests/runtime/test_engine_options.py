@@ -23,7 +23,10 @@ import socketeer
 from socketeer._types import SessionId
 from socketeer.server.http import HTTPRequest
 
+from ..conftest import BOTH_FRONTENDS
 from .helpers import SEP, Harness, Start, eventually, get, recv, ws_close_code
+
+pytestmark = BOTH_FRONTENDS  # uvicorn + ASGIApp, and the native front-end
 
 REFUSED_ORIGIN = (403, 4, "Not an accepted origin")
 ALLOWED = "https://allowed.example"

@@ -215,6 +215,7 @@ function run(command) {
         `${label}\u0000${command.event}`,
         command.never ? { never: true } : { args: command.args || [] },
       );
+      say(label, "replying", { name: command.event }); // the Python side waits for this
       break;
     }
     case "listen": {
