@@ -7,7 +7,7 @@ as socketioxide's ``SocketEmitter`` and the JS adapter's use of ``nsp.sockets``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -45,6 +45,28 @@ class SocketDetails:
     data: Any
 
 
+@dataclass(eq=False, slots=True)
+class RemoteAcks:
+    """Where a cluster adapter reports the other nodes' side of a broadcast with acks.
+
+    ``client_count(n)`` is called once per node that sent the packet (with how many of its
+    clients got it), ``ack(value)`` once per client answer (its first argument only: that
+    is all that crosses node boundaries). The adapter stops calling them once ``released``.
+    """
+
+    client_count: Callable[[int], None]
+    ack: Callable[[Any], None]
+    released: bool = False
+
+
+ServerSideReply = Callable[[Any], None]
+"""Answers a server-side emit that asked for an acknowledgement (first argument only)."""
+
+AckRegistrar = Callable[[Iterable[SocketId], Sequence[str | bytes], int], int]
+"""Writes an encoded EVENT with an ack id to local sockets and registers the ack on each;
+returns how many sockets got it."""
+
+
 class LocalSockets(Protocol):
     """The namespace as an adapter sees it."""
 
@@ -73,5 +95,33 @@ class LocalSockets(Protocol):
         """The details of a local socket, or None when it is gone."""
         ...
 
+    def next_ack_id(self) -> int:
+        """A fresh ack id of this namespace (shared by socket and broadcast acks)."""
+        ...
 
-__all__ = ["BroadcastFlags", "BroadcastOptions", "LocalSockets", "SocketDetails"]
+    def ack_registrar(
+        self, answered: Callable[[SocketId, list[Any]], None], waiting: set[SocketId]
+    ) -> AckRegistrar:
+        """Register acks on local sockets: ``answered(id, args)`` runs at each answer; the
+        ids that have not answered yet are kept in ``waiting``."""
+        ...
+
+    def forget_acks(self, ids: Iterable[SocketId], ack_id: int) -> None:
+        """Drop the ack ``ack_id`` of these sockets (it timed out)."""
+        ...
+
+    def server_side_event(self, args: list[Any], reply: ServerSideReply | None) -> None:
+        """An event another node sent with ``server_side_emit``: run this namespace's
+        handlers of ``args[0]``; with ``reply``, answer with the first handler's result."""
+        ...
+
+
+__all__ = [
+    "AckRegistrar",
+    "BroadcastFlags",
+    "BroadcastOptions",
+    "LocalSockets",
+    "RemoteAcks",
+    "ServerSideReply",
+    "SocketDetails",
+]

@@ -16,11 +16,10 @@ from typing import Any
 from .._emitter import Emitter
 from .._types import Room, SocketId
 from ..socketio.packets import Packet, PacketType
-from .base import BroadcastOptions, LocalSockets, SocketDetails
+from .base import AckRegistrar, BroadcastOptions, LocalSockets, RemoteAcks, SocketDetails
 from .recovery import ConnectionStateRecovery, RecoveryStore, RestoredSession
 
 Encode = Callable[[Packet], Sequence[str | bytes]]
-AckRegistrar = Callable[[Iterable[SocketId], Sequence[str | bytes], int], int]
 
 
 class InMemoryAdapter(Emitter):
@@ -84,7 +83,7 @@ class InMemoryAdapter(Emitter):
     async def close(self) -> None:
         """Stop the adapter."""
 
-    def server_count(self) -> int:
+    async def server_count(self) -> int:
         """How many server nodes share this namespace."""
         return 1
 
@@ -166,42 +165,78 @@ class InMemoryAdapter(Emitter):
             )
 
     def broadcast_with_ack(
-        self, packet: Packet, options: BroadcastOptions, register: AckRegistrar
+        self,
+        packet: Packet,
+        options: BroadcastOptions,
+        register: AckRegistrar,
+        remote: RemoteAcks | None = None,
     ) -> int:
         """Send ``packet`` (which carries an ack id) and register the ack on each recipient.
 
-        Returns how many sockets were sent the packet (how many answers to expect).
+        Returns how many local sockets were sent the packet (how many local answers to
+        expect). A cluster adapter also asks the other nodes, which report through
+        ``remote`` (unused here: a single node has no others).
         """
         ids = self.select(options)
         if not ids or packet.id is None:
             return 0
         return register(ids, self.encode(packet), packet.id)
 
+    def release_acks(self, remote: RemoteAcks) -> None:
+        """The broadcast with acks is over (answered or timed out): stop reporting."""
+        remote.released = True
+
     async def fetch_sockets(self, options: BroadcastOptions) -> list[SocketDetails]:
         """Describe the selected sockets."""
-        found = (self.local.describe(id) for id in self.select(options))
-        return [details for details in found if details is not None]
+        return self.fetch_local(options)
 
     async def add_sockets(self, options: BroadcastOptions, rooms: Iterable[Room]) -> None:
         """Make the selected sockets join ``rooms``."""
+        self.add_local(options, rooms)
+
+    async def del_sockets(self, options: BroadcastOptions, rooms: Iterable[Room]) -> None:
+        """Make the selected sockets leave ``rooms``."""
+        self.del_local(options, rooms)
+
+    async def disconnect_sockets(self, options: BroadcastOptions, *, close: bool) -> None:
+        """Disconnect the selected sockets."""
+        self.disconnect_local(options, close=close)
+
+    # The same, on this node only and at once (what a cluster adapter applies for others).
+
+    def fetch_local(self, options: BroadcastOptions) -> list[SocketDetails]:
+        """Describe the selected local sockets."""
+        found = (self.local.describe(id) for id in self.select(options))
+        return [details for details in found if details is not None]
+
+    def add_local(self, options: BroadcastOptions, rooms: Iterable[Room]) -> None:
+        """Make the selected local sockets join ``rooms``."""
         rooms = tuple(rooms)
         for id in self.select(options):
             self.add_all(id, rooms)
 
-    async def del_sockets(self, options: BroadcastOptions, rooms: Iterable[Room]) -> None:
-        """Make the selected sockets leave ``rooms``."""
+    def del_local(self, options: BroadcastOptions, rooms: Iterable[Room]) -> None:
+        """Make the selected local sockets leave ``rooms``."""
         rooms = tuple(rooms)
         for id in self.select(options):
             for room in rooms:
                 self.delete(id, room)
 
-    async def disconnect_sockets(self, options: BroadcastOptions, *, close: bool) -> None:
-        """Disconnect the selected sockets."""
+    def disconnect_local(self, options: BroadcastOptions, *, close: bool) -> None:
+        """Disconnect the selected local sockets."""
         self.local.disconnect_local(self.select(options), close=close)
 
-    async def server_side_emit(self, args: Sequence[Any]) -> list[Any]:
+    async def server_side_emit(self, args: Sequence[Any]) -> None:
         """Send an event to the other nodes; a single node has none (no-op)."""
+
+    async def server_side_emit_with_ack(self, args: Sequence[Any]) -> list[Any]:
+        """Send an event to the other nodes and collect one answer per node; a single node
+        has none."""
         return []
+
+    async def all_rooms(self) -> set[Room]:
+        """Every room of the namespace (on every node, for a cluster adapter)."""
+        return set(self.rooms)
 
 
 __all__ = ["InMemoryAdapter"]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._types import Room, SocketId
-from ..adapters.base import BroadcastFlags, BroadcastOptions, SocketDetails
+from ..adapters.base import BroadcastFlags, BroadcastOptions, RemoteAcks, SocketDetails
 from ..exceptions import AckTimeout
 from ..socketio.packets import Packet, PacketType
 from ._util import DONE, Done, ack_result
@@ -89,39 +89,71 @@ class BroadcastOperator:
         """Send the event and collect every target's acknowledgement.
 
         Returns one answer per client (None, the value, or a tuple, as
-        ``Socket.emit_with_ack``). Raises ``AckTimeout`` when the timeout (``timeout()``,
-        else the server's ``ack_timeout``) passes first; the exception's ``responses``
-        holds the answers received and ``missing`` the socket ids that did not answer.
+        ``Socket.emit_with_ack``; a client of another node answers with its first argument
+        only). Raises ``AckTimeout`` when the timeout (``timeout()``, else the server's
+        ``ack_timeout``) passes first; the exception's ``responses`` holds the answers
+        received and ``missing`` the local socket ids that did not answer.
+
+        As in JS, it is complete when every node of the cluster (``server_count()``) has
+        said how many of its clients got the event and that many answers came.
         """
         check_event_name(event)
         nsp = self.nsp
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
+        adapter = nsp.adapter
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         responses: list[Any] = []
         waiting: set[SocketId] = set()
-        expected = 0
+        servers = 0  # nodes that reported how many clients got the event (this one too)
+        expected_servers: int | None = None
+        expected_clients = 0
+
+        def check() -> None:
+            if (
+                expected_servers is not None
+                and servers >= expected_servers
+                and len(responses) >= expected_clients
+                and not done.done()
+            ):
+                done.set_result(None)
 
         def answered(id: SocketId, args: list[Any]) -> None:
             waiting.discard(id)
             responses.append(ack_result(args))
-            if len(responses) >= expected and not done.done():
-                done.set_result(None)
+            check()
+
+        def client_count(count: int) -> None:
+            nonlocal servers, expected_clients
+            servers += 1
+            expected_clients += count
+            check()
+
+        def remote_ack(value: Any) -> None:
+            responses.append(value)
+            check()
 
         ack_id = nsp._next_ack_id()
         packet = Packet(PacketType.EVENT, nsp.name, [event, *args], ack_id)
-        expected = nsp.adapter.broadcast_with_ack(
-            packet, self._options, nsp._ack_registrar(answered, waiting)
+        remote = RemoteAcks(client_count, remote_ack)
+        local_count = adapter.broadcast_with_ack(
+            packet, self._options, nsp._ack_registrar(answered, waiting), remote
         )
-        if expected == 0 or len(responses) >= expected:
-            return responses
         timeout = self.flags.timeout if self.flags.timeout is not None else nsp.server.ack_timeout
         try:
-            await asyncio.wait_for(asyncio.shield(done), timeout)
+            async with asyncio.timeout(timeout):
+                client_count(local_count)
+                expected_servers = await adapter.server_count()
+                check()
+                await done
         except TimeoutError:
             nsp._forget_acks(waiting, ack_id)
             raise AckTimeout(
                 "operation has timed out", responses=list(responses), missing=set(waiting)
             ) from None
+        except BaseException:
+            nsp._forget_acks(waiting, ack_id)
+            raise
+        finally:
+            adapter.release_acks(remote)
         return responses
 
     async def fetch_sockets(self) -> list[RemoteSocket]:

@@ -7,17 +7,19 @@ on demand for names that match a pattern (dynamic namespaces).
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._emitter import Emitter
+from .._emitter import Emitter, spawn
 from .._types import Room, SocketId
-from ..adapters.base import SocketDetails
-from ..socketio.packets import Packet
-from ._util import Done
+from ..adapters.base import AckRegistrar, ServerSideReply, SocketDetails
+from ..exceptions import LocalProtocolError
+from ..socketio.packets import RESERVED_EVENTS, Packet
+from ._util import Done, ack_args
 from .broadcast import BroadcastOperator, RemoteSocket
 from .socket import Socket
 
@@ -26,6 +28,10 @@ if TYPE_CHECKING:
     from .server import Server
 
 logger = logging.getLogger("socketeer.server")
+
+# Names a server-side event may not have (JS namespace.ts RESERVED_EVENTS): they would reach
+# the namespace's own listeners.
+_NAMESPACE_EVENTS = frozenset({"connect", "connection", "new_namespace"})
 
 Middleware = Callable[[Socket], Awaitable[None] | None]
 NamespaceMatcher = Callable[[str, dict[str, Any]], bool | Awaitable[bool]]
@@ -38,7 +44,16 @@ class Namespace(Emitter):
     connection; the client's ``connect_error`` receives the message and the data.
     """
 
-    __slots__ = ("_ack_ids", "_middlewares", "adapter", "name", "parent", "server", "sockets")
+    __slots__ = (
+        "_ack_ids",
+        "_adapter_started",
+        "_middlewares",
+        "adapter",
+        "name",
+        "parent",
+        "server",
+        "sockets",
+    )
 
     def __init__(self, server: Server, name: str, parent: ParentNamespace | None = None) -> None:
         super().__init__()
@@ -49,6 +64,7 @@ class Namespace(Emitter):
         self._middlewares: list[Middleware] = []
         self._ack_ids = 0
         self.adapter: InMemoryAdapter = server.adapter_factory(self, self.encode)
+        self._adapter_started: asyncio.Future[None] | None = None
 
     def __repr__(self) -> str:
         return f"<Namespace {self.name}>"
@@ -56,6 +72,21 @@ class Namespace(Emitter):
     def encode(self, packet: Packet) -> list[str | bytes]:
         """Encode a packet with the server's codec."""
         return self.server.encoder.encode(packet)
+
+    async def _start_adapter(self) -> None:
+        """Run ``adapter.init()`` once (subscriptions of a cluster adapter), before the first
+        connection; concurrent callers wait for the same start, a failed start is retried."""
+        started = self._adapter_started
+        if started is None:
+            started = self._adapter_started = asyncio.ensure_future(self.adapter.init())
+        elif started.done() and started.exception() is None:
+            return
+        try:
+            await asyncio.shield(started)
+        except Exception:
+            if self._adapter_started is started:
+                self._adapter_started = None
+            raise
 
     # -- connection ------------------------------------------------------------------------
 
@@ -124,6 +155,47 @@ class Namespace(Emitter):
     def _next_ack_id(self) -> int:
         self._ack_ids += 1
         return self._ack_ids
+
+    def next_ack_id(self) -> int:
+        return self._next_ack_id()
+
+    def ack_registrar(
+        self, answered: Callable[[SocketId, list[Any]], None], waiting: set[SocketId]
+    ) -> AckRegistrar:
+        return self._ack_registrar(answered, waiting)
+
+    def forget_acks(self, ids: Iterable[SocketId], ack_id: int) -> None:
+        self._forget_acks(ids, ack_id)
+
+    def server_side_event(self, args: list[Any], reply: ServerSideReply | None) -> None:
+        """Run the handlers of an event sent by another node (JS ``_onServerSideEmit``):
+        ``nsp.on(event)`` handlers (``io.on(event)`` for the main namespace) get the
+        arguments; with ``reply``, the first handler's return value (awaited when it is a
+        coroutine; its first item when a tuple) is the answer."""
+        event = args[0] if args else None
+        if not isinstance(event, str) or event in _NAMESPACE_EVENTS or event in RESERVED_EVENTS:
+            logger.warning("dropped a server-side event with the name %r", event)
+            return
+        handlers = self._handlers.get(event)
+        if not handlers:
+            if reply is not None:
+                reply(None)  # nobody will answer: do not leave the other node waiting
+            return
+        first = True
+        for handler in tuple(handlers):
+            try:
+                result = handler(*args[1:])
+            except Exception:  # a user handler failed; the adapter must go on
+                logger.exception("error in server-side %r handler", event)
+                result = None
+            if first and reply is not None:
+                if inspect.isawaitable(result):
+                    spawn(_reply_when_done(result, reply), event)
+                else:
+                    reply(_first(ack_args(result)))
+            elif inspect.isawaitable(result):
+                spawn(result, event)
+            first = False
 
     def _ack_registrar(
         self, answered: Callable[[SocketId, list[Any]], None], waiting: set[SocketId]
@@ -217,9 +289,39 @@ class Namespace(Emitter):
         """Disconnect every socket."""
         await self._operator().disconnect_sockets(close)
 
-    async def server_side_emit(self, event: str, *args: Any) -> list[Any]:
-        """Send an event to the other server nodes (a no-op on a single node)."""
-        return await self.adapter.server_side_emit([event, *args])
+    async def server_side_emit(self, event: str, *args: Any) -> None:
+        """Send an event to the other server nodes (a no-op on a single node); their
+        ``nsp.on(event)`` handlers receive ``args``."""
+        _check_server_side_event(event)
+        await self.adapter.server_side_emit([event, *args])
+
+    async def server_side_emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        """Send an event to the other server nodes and return one answer per node (what
+        their first handler returned). Raises ``AdapterTimeout`` when some nodes do not
+        answer within the adapter's request timeout; its ``responses`` holds the answers
+        that came."""
+        _check_server_side_event(event)
+        return await self.adapter.server_side_emit_with_ack([event, *args])
+
+
+def _check_server_side_event(event: str) -> None:
+    if not isinstance(event, str) or not event:
+        raise LocalProtocolError(f"an event name must be a non-empty string, not {event!r}")
+    if event in _NAMESPACE_EVENTS or event in RESERVED_EVENTS:
+        raise LocalProtocolError(f'"{event}" is a reserved event name')
+
+
+def _first(args: list[Any]) -> Any:
+    return args[0] if args else None
+
+
+async def _reply_when_done(awaitable: Awaitable[Any], reply: ServerSideReply) -> None:
+    try:
+        result = await awaitable
+    except Exception:  # a user handler failed; answer with nothing
+        logger.exception("error in a server-side event handler")
+        result = None
+    reply(_first(ack_args(result)))
 
 
 class ParentNamespace(Namespace):

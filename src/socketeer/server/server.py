@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, overload
 
-from .._emitter import H
+from .._emitter import H, spawn
 from .._types import Room
 from ..adapters.base import LocalSockets
 from ..adapters.memory import Encode, InMemoryAdapter
@@ -125,15 +125,25 @@ class Server:
 
     async def _namespace_for(self, name: str, auth: dict[str, Any]) -> Namespace | None:
         nsp = self._nsps.get(name)
-        if nsp is not None:
-            return nsp
-        for parent in self._parents:
-            if await parent.matches(name, auth):
-                nsp = self._nsps.get(name)  # another client may have created it meanwhile
-                if nsp is None:
-                    nsp = self._nsps[name] = self._new_namespace(parent.create_child(name))
-                return nsp
-        return None
+        if nsp is None:
+            for parent in self._parents:
+                if await parent.matches(name, auth):
+                    nsp = self._nsps.get(name)  # another client may have created it meanwhile
+                    if nsp is None:
+                        nsp = self._nsps[name] = self._new_namespace(parent.create_child(name))
+                    break
+            else:
+                return None
+        await nsp._start_adapter()  # a no-op once started
+        return nsp
+
+    async def start(self) -> None:
+        """Start the adapter of every namespace created so far (a cluster adapter subscribes
+        to its channels). ``ASGIApp`` awaits it at lifespan startup; without it, and for
+        namespaces created later, each adapter starts before its namespace's first
+        connection."""
+        for nsp in list(self._nsps.values()):
+            await nsp._start_adapter()
 
     def _new_namespace(self, nsp: Namespace) -> Namespace:
         if self.recovery is not None:
@@ -154,6 +164,8 @@ class Server:
     def _drop_namespace(self, nsp: Namespace) -> None:
         if self._nsps.get(nsp.name) is nsp:
             del self._nsps[nsp.name]
+            if nsp._adapter_started is not None:
+                spawn(nsp.adapter.close(), "adapter close")  # as JS: the child's adapter closes
 
     def _middlewares_of(self, nsp: Namespace) -> list[Middleware]:
         return []
@@ -252,9 +264,15 @@ class Server:
         """Disconnect every socket of the main namespace."""
         await self.sockets.disconnect_sockets(close)
 
-    async def server_side_emit(self, event: str, *args: Any) -> list[Any]:
-        """Send an event to the other nodes of the cluster."""
-        return await self.sockets.server_side_emit(event, *args)
+    async def server_side_emit(self, event: str, *args: Any) -> None:
+        """Send an event to the other nodes of the cluster (their ``io.on(event)``
+        handlers receive ``args``)."""
+        await self.sockets.server_side_emit(event, *args)
+
+    async def server_side_emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        """Send an event to the other nodes and return one answer per node (see
+        ``Namespace.server_side_emit_with_ack``)."""
+        return await self.sockets.server_side_emit_with_ack(event, *args)
 
     # -- shutdown --------------------------------------------------------------------------
 
@@ -265,7 +283,10 @@ class Server:
                 socket.client._on_close(DisconnectReason.SERVER_SHUTTING_DOWN)
         await self.engine.close(CloseReason.SERVER_SHUTTING_DOWN)
         for nsp in list(self._nsps.values()):
-            await nsp.adapter.close()
+            try:
+                await nsp.adapter.close()
+            except Exception:  # one adapter failing to close must not keep the others open
+                logger.exception("error while closing the adapter of %s", nsp.name)
 
 
 __all__ = ["Server"]
