@@ -4,8 +4,11 @@
 # - creates .venv (python3 -m venv) and installs the project editable plus the
 #   `test` and `lint` dependency groups; skipped when pyproject.toml is unchanged
 #   since the last install (hash stamp inside .venv);
-# - runs `npm ci` in tests/interop when node_modules is missing or the lockfile
-#   changed (hash stamp inside node_modules).
+# - runs `npm ci` in tests/interop (setup_node) and in examples/chat (setup_demo_node:
+#   the browser bundle of socket.io-client and the admin dashboard the demo serves) when
+#   node_modules is missing or the lockfile changed (hash stamp inside node_modules);
+# - installs Debian's chromium with apt-get when /usr/bin/chromium is missing
+#   (ensure_chromium, for the browser tests), and redis-server likewise (ensure_redis).
 #
 # Expects the current directory to be the repository root.
 
@@ -13,6 +16,8 @@ PYTHON="${SOCKETEER_PYTHON:-python3}"
 VENV=".venv"
 VENV_PY="$VENV/bin/python"
 INTEROP_DIR="tests/interop"
+DEMO_DIR="examples/chat"
+CHROMIUM="/usr/bin/chromium"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -36,16 +41,42 @@ setup_venv() {
     printf '%s' "$want" >"$stamp"
 }
 
-setup_node() {
-    local stamp="$INTEROP_DIR/node_modules/.socketeer-lock-stamp" want have=""
-    want="$(_hash "$INTEROP_DIR/package-lock.json")"
+_npm_ci() { # _npm_ci <dir>: npm ci there unless node_modules matches the lockfile
+    local dir="$1" stamp want have=""
+    stamp="$dir/node_modules/.socketeer-lock-stamp"
+    want="$(_hash "$dir/package-lock.json")"
     [[ -f "$stamp" ]] && have="$(cat "$stamp")"
-    if [[ -d "$INTEROP_DIR/node_modules" && "$want" == "$have" ]]; then
+    if [[ -d "$dir/node_modules" && "$want" == "$have" ]]; then
         return 0
     fi
-    log "npm ci in $INTEROP_DIR"
-    (cd "$INTEROP_DIR" && npm ci --no-audit --no-fund --loglevel=error) || return 1
+    log "npm ci in $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || return 1
     printf '%s' "$want" >"$stamp"
+}
+
+setup_node() { _npm_ci "$INTEROP_DIR"; }
+
+setup_demo_node() { _npm_ci "$DEMO_DIR"; }
+
+_APT_UPDATED=""
+_apt_install() { # _apt_install <package>: apt-get update (once per run), then install
+    local sudo=""
+    [[ "$(id -u)" != 0 ]] && command -v sudo >/dev/null 2>&1 && sudo="sudo"
+    if [[ -z "$_APT_UPDATED" ]]; then
+        $sudo apt-get update -qq || return 1
+        _APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$1" >/dev/null || return 1
+}
+
+# The browser tests drive Debian's Chromium (headless) with playwright-core.
+ensure_chromium() {
+    if [[ -x "$CHROMIUM" ]]; then
+        return 0
+    fi
+    log "installing chromium with apt-get (for the browser tests)"
+    _apt_install chromium || return 1
+    [[ -x "$CHROMIUM" ]]
 }
 
 _redis_ping() {
@@ -72,10 +103,7 @@ ensure_redis() {
     fi
     if ! command -v redis-server >/dev/null 2>&1; then
         log "installing redis-server with apt-get"
-        local sudo=""
-        [[ "$(id -u)" != 0 ]] && command -v sudo >/dev/null 2>&1 && sudo="sudo"
-        $sudo apt-get update -qq || return 1
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server || return 1
+        _apt_install redis-server || return 1
     fi
     log "starting redis-server on 127.0.0.1:$REDIS_PORT"
     local pidfile

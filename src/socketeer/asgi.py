@@ -3,7 +3,9 @@
 ``ASGIApp(server)`` answers the Engine.IO endpoint (``/engine.io/`` for an engine server,
 ``/socket.io/`` for a Socket.IO server) over HTTP long-polling and WebSocket, handles the
 lifespan protocol (closing the server at shutdown), and hands every other path to an
-optional inner ASGI app, so it mounts beside FastAPI or Starlette routes.
+optional inner ASGI app, so it mounts beside FastAPI or Starlette routes. With
+``serve_client``, it also serves the official ``socket.io-client`` browser bundle at
+``<path>socket.io.js`` (and the other files the JS server's ``serveClient`` serves).
 
 Size limits: polling bodies are counted while they are read. WebSocket messages arrive
 whole from the ASGI server, so set the server's own limit too (uvicorn ``ws_max_size``);
@@ -15,11 +17,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
+from .server.client_bundle import ClientBundle
 from .server.engine import EngineServer
 from .server.http import (
     BodyTooLarge,
@@ -54,6 +58,11 @@ class ASGIApp:
         server: an ``EngineServer``, or a Socket.IO ``Server``.
         other_app: an ASGI app that receives every other request (and the lifespan events).
         path: the endpoint path (default ``/engine.io/`` or ``/socket.io/``).
+        serve_client: serve the ``socket.io-client`` browser bundle at
+            ``<path>socket.io.js`` (``.min.js``, ``.map``...) from its npm package: a
+            ``node_modules`` directory (or the package directory), or True to find
+            ``node_modules`` in the current directory or a parent. Raises
+            ``FileNotFoundError`` when the package is not installed there.
     """
 
     def __init__(
@@ -62,6 +71,7 @@ class ASGIApp:
         other_app: ASGIApplication | None = None,
         *,
         path: str | None = None,
+        serve_client: bool | str | os.PathLike[str] = False,
     ) -> None:
         if isinstance(server, EngineServer):
             self.engine = server
@@ -72,18 +82,32 @@ class ASGIApp:
         self.server = server
         self.other_app = other_app
         self.path = "/" + (path or default_path).strip("/") + "/"
+        self.client_bundle = ClientBundle.locate(serve_client) if serve_client else None
 
-    def _matches(self, scope: Scope) -> bool:
+    @staticmethod
+    def _local_path(scope: Scope) -> str:
         path: str = scope.get("path", "")
         root: str = scope.get("root_path", "")
         if root and path.startswith(root):
             path = path[len(root) :]
+        return path
+
+    def _matches(self, scope: Scope) -> bool:
+        path = self._local_path(scope)
         return path == self.path or path == self.path[:-1]
+
+    def _client_file(self, scope: Scope) -> HTTPResponse | None:
+        path = self._local_path(scope)
+        if self.client_bundle is None or not path.startswith(self.path):
+            return None
+        return self.client_bundle.response(_request(scope), path[len(self.path) :])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "lifespan":
             await self._lifespan(scope, receive, send)
+        elif kind == "http" and (bundle_file := self._client_file(scope)) is not None:
+            await _send_response(send, bundle_file)
         elif kind in ("http", "websocket") and self._matches(scope):
             request = _request(scope)
             if kind == "http":
@@ -110,7 +134,9 @@ class ASGIApp:
 
             async def receive_and_close() -> Message:
                 message = await receive()
-                if message["type"] == "lifespan.shutdown":
+                if message["type"] == "lifespan.startup":
+                    await self._startup()
+                elif message["type"] == "lifespan.shutdown":
                     await self._shutdown()
                 return message
 
@@ -119,11 +145,17 @@ class ASGIApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                await self._startup()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self._shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def _startup(self) -> None:
+        start = getattr(self.server, "start", None)  # Server.start(): the adapters subscribe
+        if start is not None:
+            await start()
 
     async def _shutdown(self) -> None:
         close = getattr(self.server, "close", None)
