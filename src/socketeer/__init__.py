@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .adapters.base import BroadcastFlags, BroadcastOptions, SocketDetails
 from .adapters.memory import InMemoryAdapter
+from .admin import instrument
 from .asgi import ASGIApp
 from .engineio import CloseReason
 from .exceptions import (
@@ -25,6 +26,7 @@ from .exceptions import (
     RemoteProtocolError,
     SocketeerError,
 )
+from .native import NativeOptions, NativeServer, run, serve
 from .server.broadcast import BroadcastOperator, RemoteSocket
 from .server.engine import CookieOptions, EngineConnectionError, EngineServer, EngineSocket
 from .server.http import CorsOptions
@@ -80,6 +82,8 @@ __all__ = [
     "JsonCodec",
     "LocalProtocolError",
     "Namespace",
+    "NativeOptions",
+    "NativeServer",
     "ParentNamespace",
     "ProtocolError",
     "RemoteProtocolError",
@@ -89,4 +93,7 @@ __all__ = [
     "SocketDetails",
     "SocketeerError",
     "__version__",
+    "instrument",
+    "run",
+    "serve",
 ]
