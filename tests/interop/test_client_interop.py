@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from socketeer.client import Client
-from socketeer.exceptions import ConnectionRefusedByServer
+from socketeer.exceptions import AckTimeout, ConnectionRefusedByServer
 from socketeer.socketio import MsgpackCodec
 
 from .node import NodeScript, NodeScripts
@@ -320,3 +320,62 @@ async def test_headers_query_and_cookies(node: NodeScripts, transports: tuple[st
         assert "tenant=acme" in request["url"]
         if "sid=" in request["url"]:  # after the handshake: the session cookie comes back
             assert request["headers"]["cookie"] == f"io={sid}"
+
+
+async def test_listeners_timeouts_buffering_and_transport_options(node: NodeScripts) -> None:
+    """The remaining client bullets against the official server: catch-all listeners both
+    ways, ack timeouts, the offline buffer (volatile events are not buffered), force_new,
+    remember_upgrade, and try_all_transports."""
+    server, url = await start_server(node)
+    client = Client(url, remember_upgrade=True, **FAST)
+    try:
+        incoming: list[tuple[Any, ...]] = []
+        client.on_any(lambda *args: incoming.append(args))
+        news = queue_of(client, "news")
+        # Emitted before connecting: buffered and sent in order; the volatile one is dropped.
+        client.emit("buffered", 1)
+        client.volatile.emit("buffered", "volatile, dropped")
+        client.emit("buffered", 2)
+        connects = queue_of(client, "connect")
+        await asyncio.wait_for(client.connect(), TIMEOUT)
+        await get(connects)
+        first = await server.expect("connection")
+        assert first["transport"] == "polling"
+        assert [
+            e["args"] for e in (await server.expect("event"), await server.expect("event"))
+        ] == [
+            [1],
+            [2],
+        ]
+        with pytest.raises(AckTimeout):
+            await asyncio.wait_for(client.timeout(0.3).emit_with_ack("silent", 1), TIMEOUT)
+        await server.send({"cmd": "emit", "event": "news", "args": ["hi", {"$bytes": "01"}]})
+        assert await get(news) == ("hi", b"\x01")
+        assert incoming[-1] == ("news", "hi", b"\x01")
+
+        # remember_upgrade: once upgraded, the next connection opens on WebSocket directly.
+        assert (await server.expect("upgrade"))["transport"] == "websocket"
+        await server.send({"cmd": "cut", "id": client.id})
+        await get(connects)
+        again = await server.expect("connection")
+        assert again["transport"] == "websocket"
+
+        # force_new: a socket with an Engine.IO connection of its own.
+        other = client.socket("/chat", force_new=True)
+        await asyncio.wait_for(other.connect(), TIMEOUT)
+        chat = await server.expect("connection")
+        assert chat["nsp"] == "/chat"
+        assert chat["engine"] != again["engine"]
+        await asyncio.wait_for(other.disconnect(), TIMEOUT)
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(client.close(), TIMEOUT)
+
+    # try_all_transports: this server refuses WebSocket; the client falls back to polling.
+    polling_only, polling_url = await start_server(node, transports=["polling"])
+    async with connected_client(
+        polling_url, transports=("websocket", "polling"), try_all_transports=True, **FAST
+    ) as fallback:
+        await asyncio.wait_for(fallback.connect(), TIMEOUT)
+        assert fallback.transport == "polling"
+        assert (await polling_only.expect("connection"))["transport"] == "polling"

@@ -116,7 +116,7 @@ function setup(nsp) {
       print("event", { nsp: nsp.name, id: socket.id, name, args: toJson(args), ack: !!ack });
       if (name === "join") socket.join(args[0]);
       if (name === "leave") socket.leave(args[0]);
-      if (ack) ack(...args);
+      if (ack && name !== "silent") ack(...args); // "silent": an ack that never comes
     });
     socket.on("disconnect", (reason) => print("disconnect", { nsp: nsp.name, id: socket.id, reason }));
   });
