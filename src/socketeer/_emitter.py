@@ -101,4 +101,61 @@ def spawn(awaitable: Awaitable[Any], what: str) -> None:
     task.add_done_callback(_background.discard)
 
 
-__all__ = ["Emitter", "Handler", "call_in_background", "invoke", "spawn"]
+AnyHandler = Callable[..., Any]
+
+
+class CatchAll:
+    """Catch-all listeners (JS ``onAny`` and friends), shared by server and client sockets.
+
+    The class using it provides the ``_any`` and ``_any_outgoing`` lists (in its slots).
+    """
+
+    __slots__ = ()
+    _any: list[AnyHandler]
+    _any_outgoing: list[AnyHandler]
+
+    def on_any(self, handler: AnyHandler) -> AnyHandler:
+        """Call ``handler(event, *args)`` for every incoming event."""
+        self._any.append(handler)
+        return handler
+
+    def prepend_any(self, handler: AnyHandler) -> AnyHandler:
+        """Like ``on_any``, but before the other catch-all listeners."""
+        self._any.insert(0, handler)
+        return handler
+
+    def off_any(self, handler: AnyHandler | None = None) -> None:
+        """Remove one catch-all listener, or all of them."""
+        _remove(self._any, handler)
+
+    def listeners_any(self) -> list[AnyHandler]:
+        """The catch-all listeners."""
+        return list(self._any)
+
+    def on_any_outgoing(self, handler: AnyHandler) -> AnyHandler:
+        """Call ``handler(event, *args)`` for every event sent to the peer."""
+        self._any_outgoing.append(handler)
+        return handler
+
+    def prepend_any_outgoing(self, handler: AnyHandler) -> AnyHandler:
+        """Like ``on_any_outgoing``, but first."""
+        self._any_outgoing.insert(0, handler)
+        return handler
+
+    def off_any_outgoing(self, handler: AnyHandler | None = None) -> None:
+        """Remove one outgoing catch-all listener, or all of them."""
+        _remove(self._any_outgoing, handler)
+
+    def listeners_any_outgoing(self) -> list[AnyHandler]:
+        """The outgoing catch-all listeners."""
+        return list(self._any_outgoing)
+
+
+def _remove(handlers: list[AnyHandler], handler: AnyHandler | None) -> None:
+    if handler is None:
+        handlers.clear()
+    elif handler in handlers:
+        handlers.remove(handler)
+
+
+__all__ = ["AnyHandler", "CatchAll", "Emitter", "Handler", "call_in_background", "invoke", "spawn"]

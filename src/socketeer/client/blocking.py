@@ -24,7 +24,8 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from .client import AckCallback, AnyHandler, Auth, Client, ClientSocket, _SocketEmitter
+from .._emitter import AnyHandler
+from .client import AckCallback, Auth, Client, ClientSocket, _SocketEmitter
 from .manager import Manager
 
 T = TypeVar("T")

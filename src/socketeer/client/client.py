@@ -40,7 +40,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from .._emitter import Emitter, invoke
+from .._emitter import AnyHandler, CatchAll, Emitter, invoke
 from ..exceptions import (
     AckTimeout,
     BufferFull,
@@ -71,7 +71,6 @@ Auth: TypeAlias = (
 )
 """The CONNECT payload: a dict, or a callable (sync or async) evaluated at each connection."""
 
-AnyHandler = Callable[..., Any]
 AckCallback = Callable[..., Any]
 ResultCallback = Callable[[list[Any]], None]
 ErrorCallback = Callable[[Exception], None]
@@ -117,7 +116,7 @@ def check_event_name(event: str) -> None:
         raise LocalProtocolError(f'"{event}" is a reserved event name')
 
 
-class ClientSocket(Emitter):
+class ClientSocket(CatchAll, Emitter):
     """A connection to one namespace, multiplexed on its manager's Engine.IO connection.
 
     Events: ``connect()``, ``connect_error(exception)`` (a ``ConnectionRefusedByServer``
@@ -441,42 +440,6 @@ class ClientSocket(Emitter):
 
     # -- listeners -------------------------------------------------------------------------
 
-    def on_any(self, handler: AnyHandler) -> AnyHandler:
-        """Call ``handler(event, *args)`` for every incoming event."""
-        self._any.append(handler)
-        return handler
-
-    def prepend_any(self, handler: AnyHandler) -> AnyHandler:
-        """Like ``on_any``, but before the other catch-all listeners."""
-        self._any.insert(0, handler)
-        return handler
-
-    def off_any(self, handler: AnyHandler | None = None) -> None:
-        """Remove one catch-all listener, or all of them."""
-        _remove(self._any, handler)
-
-    def listeners_any(self) -> list[AnyHandler]:
-        """The catch-all listeners."""
-        return list(self._any)
-
-    def on_any_outgoing(self, handler: AnyHandler) -> AnyHandler:
-        """Call ``handler(event, *args)`` for every event sent (when it is sent)."""
-        self._any_outgoing.append(handler)
-        return handler
-
-    def prepend_any_outgoing(self, handler: AnyHandler) -> AnyHandler:
-        """Like ``on_any_outgoing``, but first."""
-        self._any_outgoing.insert(0, handler)
-        return handler
-
-    def off_any_outgoing(self, handler: AnyHandler | None = None) -> None:
-        """Remove one outgoing catch-all listener, or all of them."""
-        _remove(self._any_outgoing, handler)
-
-    def listeners_any_outgoing(self) -> list[AnyHandler]:
-        """The outgoing catch-all listeners."""
-        return list(self._any_outgoing)
-
     def _notify_outgoing(self, packet: Packet) -> None:
         data = packet.data
         if self._any_outgoing and isinstance(data, list):
@@ -787,13 +750,6 @@ def _call(io: Manager, handler: Callable[..., Any], *args: Any) -> None:
     awaitable = invoke(handler, args, what)
     if awaitable is not None:
         io._spawn_handler(awaitable, what)
-
-
-def _remove(handlers: list[AnyHandler], handler: AnyHandler | None) -> None:
-    if handler is None:
-        handlers.clear()
-    elif handler in handlers:
-        handlers.remove(handler)
 
 
 def _size(messages: list[str | bytes]) -> int:

@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-from .._emitter import Emitter, Handler, call_in_background, spawn
+from .._emitter import AnyHandler, CatchAll, Emitter, Handler, call_in_background, spawn
 from .._types import Room, SocketId
 from ..adapters.base import BroadcastFlags, BroadcastOptions
 from ..exceptions import AckTimeout, Disconnected, LocalProtocolError
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("socketeer.server")
 
-AnyHandler = Callable[..., Any]
 _PLAIN = BroadcastFlags()
 _VOLATILE = BroadcastFlags(volatile=True)
 _RECOVERABLE = frozenset(
@@ -50,7 +49,7 @@ def check_event_name(event: str) -> None:
         raise LocalProtocolError(f'"{event}" is a reserved event name')
 
 
-class Socket(Emitter):
+class Socket(CatchAll, Emitter):
     """A client connected to a namespace.
 
     Attributes:
@@ -268,38 +267,6 @@ class Socket(Emitter):
 
     # -- listeners -------------------------------------------------------------------------
 
-    def on_any(self, handler: AnyHandler) -> AnyHandler:
-        """Call ``handler(event, *args)`` for every incoming event."""
-        self._any.append(handler)
-        return handler
-
-    def prepend_any(self, handler: AnyHandler) -> AnyHandler:
-        """Like ``on_any``, but before the other catch-all listeners."""
-        self._any.insert(0, handler)
-        return handler
-
-    def off_any(self, handler: AnyHandler | None = None) -> None:
-        """Remove one catch-all listener, or all of them."""
-        _remove(self._any, handler)
-
-    def listeners_any(self) -> list[AnyHandler]:
-        """The catch-all listeners."""
-        return list(self._any)
-
-    def on_any_outgoing(self, handler: AnyHandler) -> AnyHandler:
-        """Call ``handler(event, *args)`` for every event sent to this client."""
-        self._any_outgoing.append(handler)
-        return handler
-
-    def prepend_any_outgoing(self, handler: AnyHandler) -> AnyHandler:
-        """Like ``on_any_outgoing``, but first."""
-        self._any_outgoing.insert(0, handler)
-        return handler
-
-    def off_any_outgoing(self, handler: AnyHandler | None = None) -> None:
-        """Remove one outgoing catch-all listener, or all of them."""
-        _remove(self._any_outgoing, handler)
-
     def use(self, middleware: PacketMiddleware) -> PacketMiddleware:
         """Run ``middleware(event, args)`` on every incoming event; raising refuses it (the
         socket then emits ``error`` with the exception)."""
@@ -477,13 +444,6 @@ _PLAIN_RESULTS = (type(None), tuple, list, dict, str, int, float, bool, bytes)
 def _awaitable(result: Any) -> TypeGuard[Awaitable[Any]]:
     """``inspect.isawaitable``, quick for the plain values handlers usually return."""
     return type(result) not in _PLAIN_RESULTS and inspect.isawaitable(result)
-
-
-def _remove(handlers: list[AnyHandler], handler: AnyHandler | None) -> None:
-    if handler is None:
-        handlers.clear()
-    elif handler in handlers:
-        handlers.remove(handler)
 
 
 def handshake_details(
