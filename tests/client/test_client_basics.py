@@ -193,8 +193,8 @@ async def test_auth_dict_and_callable_refusal_with_data(
         calls += 1
         return {"token": "secret", "call": calls}
 
-    client2 = client.socket("/private")
-    client2.auth = auth
+    client2 = client.socket("/private", auth=auth)  # the same socket, joining again
+    assert client2 is refused
     await bounded(client2.connect())
     server_socket = await get(seen.connections)
     assert server_socket.handshake["auth"] == {"token": "secret", "call": 1}
@@ -335,3 +335,28 @@ async def test_dropped_volatile_event_still_times_out(make_client: MakeClient) -
     client = make_client("http://127.0.0.1:9")
     with pytest.raises(AckTimeout):
         await bounded(client.volatile.timeout(0.05).emit_with_ack("dropped"))
+
+
+async def test_sockets_of_other_namespaces_join_by_themselves(
+    serve_asgi: Any, make_client: MakeClient
+) -> None:
+    # JS autoConnect: client.socket("/chat") joins when the connection opens (made before
+    # connect()), or at once (made after), without its own connect() call.
+    io, _ = echo_server()
+    chat_nsp = io.of("/chat")
+    chat_nsp.on("connection", lambda socket: socket.on("echo", lambda *args: args))
+    joined: asyncio.Queue[str] = asyncio.Queue()
+    chat_nsp.on("connection", lambda socket: joined.put_nowait(socket.nsp.name))
+    io.of("/news").on("connection", lambda socket: joined.put_nowait(socket.nsp.name))
+    url = await serve_asgi(socketeer.ASGIApp(io))
+    client = make_client(url, transports=("websocket",))
+    chat = client.socket("/chat")
+    chat_connects = queue_of(chat, "connect")
+    await bounded(client.connect())
+    await get(chat_connects)
+    assert await get(joined) == "/chat"
+    assert chat.connected
+    assert await bounded(chat.timeout(2).emit_with_ack("echo", "hi")) == "hi"
+    news = client.socket("/news")
+    assert await get(joined) == "/news"
+    await eventually(lambda: news.connected)

@@ -141,8 +141,8 @@ async def test_namespaces_one_connection_auth_and_refusal(node: NodeScripts) -> 
             calls += 1
             return {"token": "secret", "n": calls}
 
-        private = client.socket("/private")
-        private.auth = auth
+        private = client.socket("/private", auth=auth)  # the same socket, joining again
+        assert private is refused
         await asyncio.wait_for(private.connect(), TIMEOUT)
         connection = await server.expect("connection")
         assert connection["nsp"] == "/private"

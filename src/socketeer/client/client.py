@@ -215,6 +215,20 @@ class ClientSocket(CatchAll, Emitter):
             self.disconnect()
             raise
 
+    def _auto_connect(self) -> None:
+        """JS ``autoConnect``: join the namespace now if the connection is open, else when
+        it opens (opening it when an event loop is running)."""
+        if self._active:
+            return
+        self._active = True
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop yet: the manager connects active sockets when it opens
+        self.io.open()
+        if self.io.ready_state == "open" and self._core.state is NamespaceState.DISCONNECTED:
+            self._on_open()
+
     def disconnect(self) -> Closing:
         """Leave the namespace ("io client disconnect"); with no other active socket the
         manager closes the connection. Acts at once; await the result to wait until the
@@ -697,10 +711,19 @@ class Client(ClientSocket):
 
     def socket(self, namespace: str, *, auth: Auth = None, force_new: bool = False) -> ClientSocket:
         """A socket for another namespace on the same connection (``force_new``: on a
-        connection of its own, with the same options). Call ``await sock.connect()``."""
-        if not force_new:
-            return self.io.socket(namespace, auth=auth)
-        return Manager(self.io.url, self.io.options).socket(namespace, auth=auth)
+        connection of its own, with the same options).
+
+        As with the JS client's ``autoConnect``, the socket joins its namespace by itself:
+        at once when the connection is open, else when it opens (``await client.connect()``
+        opens it; inside a running event loop it is opened right away).
+        ``await sock.connect()`` waits until the socket is connected.
+        """
+        if force_new:
+            socket = Manager(self.io.url, self.io.options).socket(namespace, auth=auth)
+        else:
+            socket = self.io.socket(namespace, auth=auth)
+        socket._auto_connect()
+        return socket
 
     async def close(self) -> None:
         """Disconnect every socket of the manager and close the connection."""

@@ -217,6 +217,8 @@ class Manager(Emitter):
         socket = self.sockets.get(namespace)
         if socket is None:
             socket = self.sockets[namespace] = ClientSocket(self, namespace, auth=auth)
+        elif auth is not None:
+            socket.auth = auth  # used from its next CONNECT on
         return socket
 
     def _destroy(self, socket: ClientSocket) -> None:
