@@ -7,6 +7,7 @@ as socketioxide's ``SocketEmitter`` and the JS adapter's use of ``nsp.sockets``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -57,6 +58,55 @@ class RemoteAcks:
     client_count: Callable[[int], None]
     ack: Callable[[Any], None]
     released: bool = False
+
+
+class RemoteAckRequests:
+    """The broadcasts with acks this node asked the other nodes to run, by request id.
+
+    Shared by the cluster adapters: ``add`` registers a request (forgotten after the
+    broadcast's timeout, whatever happens, as the JS adapters do), ``get`` finds where to
+    report an answer, ``release`` drops the request when the broadcast is over.
+    """
+
+    __slots__ = ("_by_id", "_by_remote")
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, RemoteAcks] = {}
+        self._by_remote: dict[RemoteAcks, str] = {}
+
+    def add(self, request_id: str, remote: RemoteAcks, timeout: float | None) -> None:
+        """Register a request; with a timeout it is forgotten once that passes."""
+        self._by_id[request_id] = remote
+        self._by_remote[remote] = request_id
+        if timeout is not None:
+            asyncio.get_running_loop().call_later(timeout, self.forget, request_id)
+
+    def get(self, request_id: str) -> RemoteAcks | None:
+        """Where to report answers to ``request_id``, if it is still ours."""
+        return self._by_id.get(request_id)
+
+    def __contains__(self, request_id: object) -> bool:
+        return request_id in self._by_id
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def release(self, remote: RemoteAcks) -> None:
+        """The broadcast reporting to ``remote`` is over."""
+        request_id = self._by_remote.pop(remote, None)
+        if request_id is not None:
+            self._by_id.pop(request_id, None)
+
+    def forget(self, request_id: str) -> None:
+        """Drop ``request_id`` (its timeout passed)."""
+        remote = self._by_id.pop(request_id, None)
+        if remote is not None:
+            self._by_remote.pop(remote, None)
+
+    def clear(self) -> None:
+        """Drop every request (the adapter is closing)."""
+        self._by_id.clear()
+        self._by_remote.clear()
 
 
 ServerSideReply = Callable[[Any], None]
@@ -121,6 +171,7 @@ __all__ = [
     "BroadcastFlags",
     "BroadcastOptions",
     "LocalSockets",
+    "RemoteAckRequests",
     "RemoteAcks",
     "ServerSideReply",
     "SocketDetails",

@@ -56,7 +56,14 @@ from ..exceptions import AdapterError, AdapterTimeout, RemoteProtocolError
 from ..socketio.binary import has_binary
 from ..socketio.packets import Packet, PacketType
 from . import _wire as wire
-from .base import AckRegistrar, BroadcastOptions, LocalSockets, RemoteAcks, SocketDetails
+from .base import (
+    AckRegistrar,
+    BroadcastOptions,
+    LocalSockets,
+    RemoteAckRequests,
+    RemoteAcks,
+    SocketDetails,
+)
 from .memory import Encode, InMemoryAdapter
 
 logger = logging.getLogger("socketeer.adapters")
@@ -554,7 +561,6 @@ class ClusterAdapter(InMemoryAdapter):
 
     __slots__ = (
         "_ack_requests",
-        "_ack_sinks",
         "_cleanup_timer",
         "_closed",
         "_drop",
@@ -584,8 +590,7 @@ class ClusterAdapter(InMemoryAdapter):
         self.requests_timeout = requests_timeout
         self.heartbeat = heartbeat
         self.requests = PendingRequests(max_pending=max_pending_requests)
-        self._ack_requests: dict[str, RemoteAcks] = {}
-        self._ack_sinks: dict[RemoteAcks, str] = {}
+        self._ack_requests = RemoteAckRequests()
         self._nodes: dict[str, float] = {}  # uid -> when last heard (heartbeat mode)
         self._last_publish = -float("inf")
         self._heartbeat_timer: asyncio.TimerHandle | None = None
@@ -625,7 +630,6 @@ class ClusterAdapter(InMemoryAdapter):
         self._heartbeat_timer = self._cleanup_timer = None
         self.requests.fail_all("the adapter is closed")
         self._ack_requests.clear()
-        self._ack_sinks.clear()
         if self.heartbeat is not None:
             await self._publish_logged(self._message(MessageType.ADAPTER_CLOSE))
 
@@ -691,27 +695,14 @@ class ClusterAdapter(InMemoryAdapter):
         """Ask the other nodes to send the packet too; they report through ``remote``."""
         if remote is not None and not options.flags.local and isinstance(packet.data, list):
             request_id = wire.random_hex_id()
-            self._ack_requests[request_id] = remote
-            self._ack_sinks[remote] = request_id
+            self._ack_requests.add(request_id, remote, options.flags.timeout)
             body = Broadcast(packet.data, options, request_id)
             self._publish_background(self._message(MessageType.BROADCAST, body))
-            if options.flags.timeout is not None:
-                # As JS: the request is forgotten after the timeout whatever happens.
-                asyncio.get_running_loop().call_later(
-                    options.flags.timeout, self._forget_ack_request, request_id
-                )
         return super().broadcast_with_ack(packet, options, register)
 
     def release_acks(self, remote: RemoteAcks) -> None:
         super().release_acks(remote)
-        request_id = self._ack_sinks.pop(remote, None)
-        if request_id is not None:
-            self._ack_requests.pop(request_id, None)
-
-    def _forget_ack_request(self, request_id: str) -> None:
-        remote = self._ack_requests.pop(request_id, None)
-        if remote is not None:
-            self._ack_sinks.pop(remote, None)
+        self._ack_requests.release(remote)
 
     async def add_sockets(self, options: BroadcastOptions, rooms: Iterable[Room]) -> None:
         rooms = tuple(rooms)

@@ -46,7 +46,14 @@ from ..exceptions import AdapterError, RemoteProtocolError
 from ..socketio.packets import Packet, PacketType
 from . import _wire as wire
 from ._redis_io import RedisLink, RedisOptions, count_subscribers
-from .base import AckRegistrar, BroadcastOptions, LocalSockets, RemoteAcks, SocketDetails
+from .base import (
+    AckRegistrar,
+    BroadcastOptions,
+    LocalSockets,
+    RemoteAckRequests,
+    RemoteAcks,
+    SocketDetails,
+)
 from .cluster import (
     DEFAULT_REQUESTS_TIMEOUT,
     Broadcast,
@@ -198,7 +205,6 @@ class RedisAdapter(InMemoryAdapter):
 
     __slots__ = (
         "_ack_requests",
-        "_ack_sinks",
         "_drop",
         "_kinds",
         "_link",
@@ -236,8 +242,7 @@ class RedisAdapter(InMemoryAdapter):
         self.specific_response_channel = f"{self.response_channel}{self.uid}#"
         self.requests = PendingRequests()
         self._kinds: dict[str, RequestType] = {}
-        self._ack_requests: dict[str, RemoteAcks] = {}
-        self._ack_sinks: dict[RemoteAcks, str] = {}
+        self._ack_requests = RemoteAckRequests()
         self._started = False
         self._drop = DropLog(f"redis adapter {name}")
 
@@ -281,7 +286,6 @@ class RedisAdapter(InMemoryAdapter):
             subscriber.remove("channel", channel)
         self.requests.fail_all("the adapter is closed")
         self._ack_requests.clear()
-        self._ack_sinks.clear()
         await self._link.release()
 
     async def server_count(self) -> int:
@@ -346,25 +350,13 @@ class RedisAdapter(InMemoryAdapter):
                     "opts": wire.options_to_wire(options),
                 }
             )
-            self._ack_requests[request_id] = remote
-            self._ack_sinks[remote] = request_id
+            self._ack_requests.add(request_id, remote, options.flags.timeout)
             self._publish_logged(self.request_channel, request)
-            if options.flags.timeout is not None:
-                asyncio.get_running_loop().call_later(
-                    options.flags.timeout, self._forget_ack_request, request_id
-                )
         return super().broadcast_with_ack(packet, options, register)
 
     def release_acks(self, remote: RemoteAcks) -> None:
         super().release_acks(remote)
-        request_id = self._ack_sinks.pop(remote, None)
-        if request_id is not None:
-            self._ack_requests.pop(request_id, None)
-
-    def _forget_ack_request(self, request_id: str) -> None:
-        remote = self._ack_requests.pop(request_id, None)
-        if remote is not None:
-            self._ack_sinks.pop(remote, None)
+        self._ack_requests.release(remote)
 
     async def _publish_request(self, request: dict[str, Any], what: str) -> None:
         try:
